@@ -26,7 +26,12 @@ fn transfer(tx: &mut GattTx, rx: &mut GattRx, packet: &[u8], mtu: u16) {
     rx.set_mtu(mtu).unwrap();
     let frags = fragments(tx, packet, mtu);
     let p = usize::from(mtu) - 3;
-    assert_eq!(Some(frags.len()), fragment_count(packet.len(), mtu), "count, len {} mtu {mtu}", packet.len());
+    assert_eq!(
+        Some(frags.len()),
+        fragment_count(packet.len(), mtu),
+        "count, len {} mtu {mtu}",
+        packet.len()
+    );
     let framed: usize = frags.iter().map(Vec::len).sum();
     assert_eq!(Some(framed - packet.len()), framing_overhead(packet.len(), mtu));
     assert_eq!(Some(framed + 3 * frags.len()), att_bytes(packet.len(), mtu));
@@ -243,7 +248,10 @@ fn oversized_and_zero_totals() {
     let mut small: GattRx<8> = GattRx::new();
     assert_eq!(small.push(&[0x80, 0, 9, 1]), Err(FrameError::TooLong));
     let mut small: GattRx<8> = GattRx::new();
-    assert_eq!(small.push(&[0xc0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]).map(|p| p.map(<[u8]>::len)), Ok(Some(8)));
+    assert_eq!(
+        small.push(&[0xc0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]).map(|p| p.map(<[u8]>::len)),
+        Ok(Some(8))
+    );
 }
 
 #[test]

@@ -105,7 +105,10 @@ fn one_byte_at_a_time() {
 #[test]
 fn exact_format_and_overhead() {
     let mut buf = [0u8; 8];
-    assert_eq!(encode_stream(&[0xaa, 0xbb, 0xcc], &mut buf).unwrap(), &[0x00, 0x03, 0xaa, 0xbb, 0xcc]);
+    assert_eq!(
+        encode_stream(&[0xaa, 0xbb, 0xcc], &mut buf).unwrap(),
+        &[0x00, 0x03, 0xaa, 0xbb, 0xcc]
+    );
     let mut big = [0u8; MAX_PACKET + 2];
     let p = [7u8; MAX_PACKET];
     let wire = encode_stream(&p, &mut big).unwrap();

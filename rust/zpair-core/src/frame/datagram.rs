@@ -60,9 +60,8 @@ pub fn parse_datagram(datagram: &[u8]) -> Result<&[u8], FrameError> {
 /// Errors: [`FrameError::ZeroLength`], [`FrameError::TooLong`], [`FrameError::BufferTooSmall`].
 pub fn write_datagram<'b>(packet: &[u8], out: &'b mut [u8]) -> Result<&'b [u8], FrameError> {
     check_packet_len(packet.len())?;
-    let out = out
-        .get_mut(..DATAGRAM_HEADER_LEN + packet.len())
-        .ok_or(FrameError::BufferTooSmall)?;
+    let out =
+        out.get_mut(..DATAGRAM_HEADER_LEN + packet.len()).ok_or(FrameError::BufferTooSmall)?;
     let (header, body) = out.split_at_mut(DATAGRAM_HEADER_LEN);
     header.copy_from_slice(&[DATAGRAM_MAGIC[0], DATAGRAM_MAGIC[1], DATAGRAM_VERSION]);
     body.copy_from_slice(packet);

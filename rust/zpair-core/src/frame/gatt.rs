@@ -129,7 +129,11 @@ impl GattTx {
     /// an MTU exchange) applies from the next packet.
     ///
     /// Errors: [`FrameError::InvalidMtu`], [`FrameError::ZeroLength`], [`FrameError::TooLong`].
-    pub fn fragment<'a>(&'a mut self, packet: &'a [u8], mtu: u16) -> Result<Fragmenter<'a>, FrameError> {
+    pub fn fragment<'a>(
+        &'a mut self,
+        packet: &'a [u8],
+        mtu: u16,
+    ) -> Result<Fragmenter<'a>, FrameError> {
         let payload_max = payload_len(mtu)?;
         check_packet_len(packet.len())?;
         Ok(Fragmenter { packet, pos: 0, payload_max, seq: &mut self.next_seq, begun: false })
@@ -323,7 +327,8 @@ impl<const N: usize> GattRx<N> {
             (RxState::Idle | RxState::Ready { .. }, false) => return Err(FrameError::NoBegin),
             (RxState::Receiving { total, got }, false) => (total, got, rest),
             (RxState::Idle | RxState::Ready { .. }, true) => {
-                let (len, data) = rest.split_first_chunk::<TOTAL_LEN_LEN>().ok_or(FrameError::Truncated)?;
+                let (len, data) =
+                    rest.split_first_chunk::<TOTAL_LEN_LEN>().ok_or(FrameError::Truncated)?;
                 let total = usize::from(u16::from_be_bytes(*len));
                 check_packet_len(total)?;
                 if total > N {
@@ -341,7 +346,11 @@ impl<const N: usize> GattRx<N> {
             return Err(FrameError::LengthMismatch);
         }
         self.buf.get_mut(got..now).ok_or(FrameError::TooLong)?.copy_from_slice(data);
-        self.state = if end { RxState::Ready { len: total } } else { RxState::Receiving { total, got: now } };
+        self.state = if end {
+            RxState::Ready { len: total }
+        } else {
+            RxState::Receiving { total, got: now }
+        };
         self.next_seq = Some((seq + 1) & SEQ_MASK);
         Ok(())
     }
