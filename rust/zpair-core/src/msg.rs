@@ -57,6 +57,17 @@
 //!   when absent. Integers may use any CBOR width (the encoder always uses the shortest).
 //! - Running out of input anywhere is `Truncated`; decoding never panics, never allocates and
 //!   takes time linear in the input.
+//!
+//! # Sizes
+//!
+//! [`APP_TO_DEVICE_MAX_LEN`] (248 bytes, a Provision with every field at its maximum) and
+//! [`DEVICE_TO_APP_MAX_LEN`] (839 bytes, a page of 16 scan entries with 32-byte SSIDs) bound
+//! every encoding, so buffers can be sized statically; [`ScanResults::try_push`] fills a page up
+//! to a smaller limit. Typical sizes: a SoftAP/BLE Provision (10-byte SSID, 12-byte passphrase,
+//! 16-byte token, region only) is 57 bytes, a Status 5 to 12 bytes, an Announce 36 bytes.
+//!
+//! A device sends with the structs' own `encode` ([`Status::encode`], …), which avoids building
+//! a [`DeviceToApp`] (912 bytes on the stack, because of the scan page).
 
 mod app;
 mod cbor;

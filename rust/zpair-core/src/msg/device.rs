@@ -326,6 +326,21 @@ pub struct ScanResults {
 }
 
 impl ScanResults {
+    /// Appends `entry` if the page has room and the complete message (counting `more` as set)
+    /// still encodes within `max_len` bytes, e.g. a session record's payload size; otherwise
+    /// hands the entry back, and the device sends this page with `more` and starts a new one.
+    pub fn try_push(&mut self, entry: ScanEntry, max_len: usize) -> Result<(), ScanEntry> {
+        self.entries.push(entry)?;
+        let more = core::mem::replace(&mut self.more, true);
+        let fits = self.encoded_len() <= max_len;
+        self.more = more;
+        if fits {
+            Ok(())
+        } else {
+            self.entries.pop().map_or(Ok(()), Err)
+        }
+    }
+
     pub(crate) const MAX_BODY_LEN: usize = 1
         + (1 + head_len(SCAN_ENTRIES_MAX as u64) + SCAN_ENTRIES_MAX * ScanEntry::MAX_LEN)
         + (1 + 1);

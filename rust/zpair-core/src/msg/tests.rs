@@ -626,3 +626,34 @@ fn names_codes_and_helpers() {
     let names: Vec<_> = golden().iter().map(|(_, m, _)| m.name()).collect();
     assert!(names.contains(&"provision") && names.contains(&"announce"));
 }
+
+#[test]
+fn scan_pages_fill_up_to_a_size_limit() {
+    let entry = |i: u8| ScanEntry {
+        ssid: Ssid::new(&[b'a' + i; 20]).unwrap(),
+        bssid: Bssid([i; 6]),
+        rssi: -50,
+        channel: 11,
+        security: Some(Security::Wpa2Psk),
+    };
+    let mut page = ScanResults::default();
+    let mut i = 0u8;
+    while page.try_push(entry(i), 128).is_ok() {
+        i += 1;
+    }
+    // 2 (envelope) + 1 (map) + 1 + 1 (key 0, array) + n * 38 (entry) + 2 (more) <= 128.
+    assert_eq!(page.entries.len(), 3);
+    assert_eq!(page.entries[2], entry(2));
+    page.more = true;
+    assert_eq!(page.encoded_len(), 121);
+    let mut buf = [0u8; 128];
+    assert_eq!(page.encode(&mut buf), Ok(121));
+    // A full page refuses by capacity even with room to spare.
+    let mut full = ScanResults::default();
+    for k in 0..SCAN_ENTRIES_MAX as u8 {
+        full.try_push(entry(k), usize::MAX).unwrap();
+    }
+    assert_eq!(full.try_push(entry(0), usize::MAX), Err(entry(0)));
+    assert_eq!(full.entries.len(), SCAN_ENTRIES_MAX);
+    assert!(!full.more);
+}
