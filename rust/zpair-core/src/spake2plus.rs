@@ -26,7 +26,7 @@
 //! `K_main`, the confirmation keys, `K_shared`) is wiped when dropped.
 //!
 //! zpair's registration parameters: password = the 8 ASCII digits of the
-//! [`SetupCode`](crate::types::SetupCode), salt = `b"zpair/1 salt" || device_id (u64 BE)`,
+//! [`SetupCode`], salt = `b"zpair/1 salt" || device_id (u64 BE)`,
 //! [`PBKDF2_ITERATIONS`] = 1000. See [`Verifier::for_setup_code`] and
 //! [`Secrets::for_setup_code`].
 
