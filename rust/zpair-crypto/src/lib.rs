@@ -128,6 +128,70 @@ pub trait Crypto {
     ) -> Result<(), CryptoError>;
 }
 
+/// A borrowed provider is a provider: lets several users share one (e.g. a session and the
+/// activation client of the same device).
+impl<T: Crypto + ?Sized> Crypto for &mut T {
+    fn fill_random(&mut self, out: &mut [u8]) -> Result<(), CryptoError> {
+        (**self).fill_random(out)
+    }
+    fn sha256(&mut self, parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+        (**self).sha256(parts)
+    }
+    fn hmac_sha256(&mut self, key: &[u8], parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+        (**self).hmac_sha256(key, parts)
+    }
+    fn hkdf_sha256(
+        &mut self,
+        salt: &[u8],
+        ikm: &[u8],
+        info: &[u8],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        (**self).hkdf_sha256(salt, ikm, info, okm)
+    }
+    fn pbkdf2_hmac_sha256(
+        &mut self,
+        password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+        out: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        (**self).pbkdf2_hmac_sha256(password, salt, iterations, out)
+    }
+    fn p256_mul(&mut self, k: &Scalar, p: Option<&Point>) -> Result<Point, CryptoError> {
+        (**self).p256_mul(k, p)
+    }
+    fn p256_add(&mut self, a: &Point, b: &Point) -> Result<Point, CryptoError> {
+        (**self).p256_add(a, b)
+    }
+    fn p256_random_scalar(&mut self) -> Result<Scalar, CryptoError> {
+        (**self).p256_random_scalar()
+    }
+    fn p256_reduce(&mut self, wide: &[u8]) -> Result<Scalar, CryptoError> {
+        (**self).p256_reduce(wide)
+    }
+    fn aes128_ccm_seal(
+        &mut self,
+        key: &[u8; AES128_KEY_LEN],
+        nonce: &[u8; CCM_NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &mut [u8; CCM_TAG_LEN],
+    ) -> Result<(), CryptoError> {
+        (**self).aes128_ccm_seal(key, nonce, aad, buf, tag)
+    }
+    fn aes128_ccm_open(
+        &mut self,
+        key: &[u8; AES128_KEY_LEN],
+        nonce: &[u8; CCM_NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; CCM_TAG_LEN],
+    ) -> Result<(), CryptoError> {
+        (**self).aes128_ccm_open(key, nonce, aad, buf, tag)
+    }
+}
+
 /// The field prime p of P-256, big endian.
 const P256_P: [u8; 32] = [
     0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
