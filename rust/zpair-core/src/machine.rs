@@ -1187,11 +1187,12 @@ impl Machine {
         self.deadline = Some(now.saturating_add(self.config.deadline_ms()));
         self.activation = Activation::default();
         self.ip = None;
+        // Statuses first: the app must learn before the radio possibly switches (SoftAP).
         self.state = State::CredentialsStaged;
         self.status_to_app(State::CredentialsStaged, None);
-        self.push(Pending::ConnectNetwork);
         self.state = State::JoiningNetwork;
         self.status_to_app(State::JoiningNetwork, None);
+        self.push(Pending::ConnectNetwork);
     }
 
     fn validate_staged(&self, s: &Staged, session_mode: Mode) -> Result<(), PairError> {
@@ -1467,8 +1468,8 @@ impl Machine {
         self.ip = Some(ip);
         self.state = State::Activating;
         self.activation.attempt = 1;
-        self.push(Pending::StartActivation(1));
         self.status_to_app(State::Activating, None);
+        self.push(Pending::StartActivation(1));
         Ok(())
     }
 
