@@ -36,6 +36,60 @@
 //! session: in `WindowOpen` the QR code is shown and the glue polls the cloud for a bind; the
 //! token arrives as [`Event::BindReceived`].
 //!
+//! # Transitions
+//!
+//! "rest" = `Idle` if not activated, else `Activated`. "rollback(e)" = drop the staged
+//! credentials; status `WindowOpen`+`e` and disconnect to the app if one is connected; if the
+//! device had left its network: `DisconnectNetwork`, then `ReconnectPrevious` when it has a
+//! working committed network; `ReportFailed(e)`; `last_error = e`; `StartWindow` with a fresh
+//! window timer → `WindowOpen`. "reject(c, e)" = `SendAlert(c, e)` + `DisconnectApp(c)`, state
+//! unchanged.
+//!
+//! ```text
+//! state            event / timer                        next state        actions
+//! ---------------  -----------------------------------  ----------------  ---------------------------------
+//! (boot)           restore: activated, network known    Activated         ReconnectPrevious
+//! (boot)           restore: otherwise                   WindowOpen        StartWindow(all enabled)
+//! Idle/Activated   OpenWindow{modes}                    WindowOpen        StartWindow(modes)
+//! Idle/Activated   AppConnected{c}                      =                 reject(c, WindowClosed)
+//! WindowOpen       window timer                         rest              StopWindow
+//! WindowOpen       CloseWindow                          rest              StopWindow
+//! WindowOpen       OpenWindow{modes}                    WindowOpen        StartWindow(union), timer restarted
+//! WindowOpen       AppConnected{c} while locked         =                 reject(c, LockedOut)
+//! WindowOpen       AppConnected{c} mode not open        =                 reject(c, WindowClosed)
+//! WindowOpen       AppConnected{c}                      SessionOpen       (idle timer armed)
+//! WindowOpen       BindReceived (cellular open)         JoiningNetwork    ConnectNetwork(Cellular)
+//! SessionOpen      HandshakeStarted (Connected)         SessionOpen       phase Handshaking
+//! SessionOpen      HandshakeOk (Handshaking)            SessionOpen       counter := 0; SendStatus(SessionOpen, last_error)
+//! SessionOpen      HandshakeFailed{e}                   WindowOpen        SendAlert(e), DisconnectApp; counted* if Handshaking
+//! SessionOpen      SessionError{e}                      WindowOpen        alert/status(e), DisconnectApp; counted* if Handshaking
+//! SessionOpen      AppDisconnected                      WindowOpen        counted* if Handshaking
+//! SessionOpen      idle timer                           WindowOpen        SendAlert/Status(SessionTimeout), DisconnectApp; counted* if Handshaking
+//! SessionOpen      Abort                                WindowOpen        status/alert(Aborted), DisconnectApp; counted* if Handshaking
+//! SessionOpen      ScanRequested (Established, Wi-Fi)   SessionOpen       StartScan
+//! SessionOpen      CredentialsReceived, invalid         SessionOpen       SendStatus(SessionOpen, e)
+//! SessionOpen      CredentialsReceived, valid           JoiningNetwork    SendStatus(CredentialsStaged), SendStatus(JoiningNetwork), ConnectNetwork
+//! JoiningNetwork   NetworkUp{ip}                        Activating        SendStatus(Activating, ip), StartActivation(1)
+//! JoiningNetwork   NetworkFailed{e}                     WindowOpen        rollback(e)
+//! Activating       ActivationResult(Ok(op))             Committing        Persist(Commit, new state)
+//! Activating       ActivationResult(Err(transient e))   Activating        ScheduleRetry(at, n+1, e), SendStatus(Activating, e);
+//!                                                                         at the retry time: StartActivation(n+1)
+//!                  ... retry would pass the deadline    WindowOpen        rollback(e)
+//! Activating       ActivationResult(Err(e)) / NetworkFailed{e}  WindowOpen  rollback(e)
+//! Joining/Activ.   deadline timer                       WindowOpen        rollback(last transient error or DeadlineExceeded)
+//! Joining/Activ.   Abort                                WindowOpen        rollback(Aborted)
+//! Committing       CommitDone                           Activated         SendStatus(Activated), DisconnectApp, StopWindow, ReportDone
+//! Committing       CommitFailed                         WindowOpen        rollback(StorageFailed)
+//! any but Idle/Act./WindowOpen  AppConnected{other}     =                 reject(other, Busy)
+//! Joining..Commit. AppDisconnected / SessionError       =                 session forgotten (DisconnectApp on error); attempt goes on
+//! any but Commit.  Reset(Network)                       WindowOpen        [reject(app, Aborted)], Persist(NetworkReset) + DisconnectNetwork if Wi-Fi was set, StartWindow(all)
+//! any but Commit.  Reset(Factory)                       WindowOpen        [reject(app, Aborted)], EraseStorage, DisconnectNetwork, StartWindow(all)
+//! any              lockout timer                        =                 counter := 0; Persist(Counters) (not while committing)
+//! ```
+//!
+//! \* counted: failed attempts + 1, `Persist(Counters)`; at `max_attempts` the window locks for
+//! `lockout_ms`. Every other (state, event) pair is refused with a [`MachineError`].
+//!
 //! # Promises
 //!
 //! * Pairing credentials are held in RAM only while staged and reach storage in exactly one
@@ -790,6 +844,13 @@ struct StagedCreds {
     endpoint: Option<CloudEndpoint>,
 }
 
+/// The data of a pairing attempt in progress.
+#[derive(Debug)]
+enum Work {
+    Staged(StagedCreds),
+    Commit(PersistedState),
+}
+
 /// The device pairing state machine. See the [module documentation](self).
 ///
 /// `Debug` shows the state and counters, never credentials.
@@ -799,8 +860,9 @@ pub struct Machine {
     /// The committed pairing plus the live failed-attempt counter (the counter may be ahead of
     /// storage; it is written with [`PersistReason::Counters`]).
     saved: PersistedState,
-    staged: Option<StagedCreds>,
-    pending: Option<PersistedState>,
+    /// The attempt's secrets: staged credentials, then (after the cloud accepted) the state to
+    /// commit. Never both: the token is wiped when the commit is built.
+    work: Option<Work>,
     session: Option<SessionSlot>,
     window: Option<Window>,
     locked_until: Option<u64>,
@@ -823,7 +885,7 @@ impl fmt::Debug for Machine {
             .field("locked_until", &self.locked_until)
             .field("last_error", &self.last_error)
             .field("deadline", &self.deadline)
-            .field("staged", &self.staged.as_ref().map(|_| "<redacted>"))
+            .field("staged", &self.staged().map(|_| "<redacted>"))
             .field("queued", &self.queue.len())
             .finish()
     }
@@ -840,8 +902,7 @@ impl Machine {
             config,
             state: State::Idle,
             saved: PersistedState::default(),
-            staged: None,
-            pending: None,
+            work: None,
             session: None,
             window: None,
             locked_until: None,
@@ -927,7 +988,7 @@ impl Machine {
     }
     /// Whether credentials are staged in RAM.
     pub fn has_staged(&self) -> bool {
-        self.staged.is_some()
+        self.staged().is_some()
     }
     /// The number of queued actions.
     pub fn queued_actions(&self) -> usize {
@@ -1030,7 +1091,7 @@ impl Machine {
             Pending::DisconnectApp(c) => Action::DisconnectApp(c),
             Pending::StartScan(conn) => Action::StartScan { conn },
             Pending::ConnectNetwork => {
-                let s = self.staged.as_ref()?;
+                let s = self.staged()?;
                 Action::ConnectNetwork { mode: s.mode, wifi: s.wifi.as_ref() }
             }
             Pending::DisconnectNetwork => Action::DisconnectNetwork,
@@ -1039,7 +1100,7 @@ impl Machine {
                 wifi: self.saved.wifi.as_ref(),
             },
             Pending::StartActivation(attempt) => {
-                let s = self.staged.as_ref()?;
+                let s = self.staged()?;
                 Action::StartActivation { token: &s.token, endpoint: s.endpoint.as_ref(), attempt }
             }
             Pending::ScheduleRetry { at_ms, attempt, error } => {
@@ -1047,7 +1108,7 @@ impl Machine {
             }
             Pending::Persist(reason) => {
                 let state = match reason {
-                    PersistReason::Commit => self.pending.as_ref()?,
+                    PersistReason::Commit => self.pending()?,
                     PersistReason::Counters | PersistReason::NetworkReset => &self.saved,
                 };
                 Action::Persist { state, reason }
@@ -1059,6 +1120,20 @@ impl Machine {
     }
 
     // --- helpers -------------------------------------------------------------------------
+
+    fn staged(&self) -> Option<&StagedCreds> {
+        match &self.work {
+            Some(Work::Staged(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn pending(&self) -> Option<&PersistedState> {
+        match &self.work {
+            Some(Work::Commit(p)) => Some(p),
+            _ => None,
+        }
+    }
 
     fn rest_state(&self) -> State {
         if self.saved.is_activated() {
@@ -1160,8 +1235,7 @@ impl Machine {
             self.state,
             State::JoiningNetwork | State::Activating | State::Committing
         );
-        self.staged = None; // wipes the passphrase and the token
-        self.pending = None;
+        self.work = None; // wipes the passphrase and the token
         self.deadline = None;
         self.activation = Activation::default();
         self.last_error = Some(error);
@@ -1183,7 +1257,7 @@ impl Machine {
     }
 
     fn stage(&mut self, now: u64, creds: StagedCreds) {
-        self.staged = Some(creds);
+        self.work = Some(Work::Staged(creds));
         self.deadline = Some(now.saturating_add(self.config.deadline_ms()));
         self.activation = Activation::default();
         self.ip = None;
@@ -1493,17 +1567,20 @@ impl Machine {
         }
         match result {
             Ok(op) => {
-                let Some(staged) = self.staged.take() else {
+                if self.staged().is_none() {
+                    return Err(MachineError::InvalidState(self.state));
+                }
+                let Some(Work::Staged(staged)) = self.work.take() else {
                     return Err(MachineError::InvalidState(self.state));
                 };
                 let StagedCreds { mode, wifi, .. } = staged; // the token is wiped here
-                self.pending = Some(PersistedState {
+                self.work = Some(Work::Commit(PersistedState {
                     mode: Some(mode),
                     wifi,
                     operational: Some(op),
                     activated: true,
                     failed_attempts: 0,
-                });
+                }));
                 self.activation = Activation::default();
                 self.state = State::Committing;
                 self.push(Pending::Persist(PersistReason::Commit));
@@ -1531,11 +1608,13 @@ impl Machine {
         if self.state != State::Committing {
             return Err(MachineError::InvalidState(self.state));
         }
-        let Some(new) = self.pending.take() else {
+        if self.pending().is_none() {
+            return Err(MachineError::InvalidState(self.state));
+        }
+        let Some(Work::Commit(new)) = self.work.take() else {
             return Err(MachineError::InvalidState(self.state));
         };
         self.saved = new;
-        self.staged = None;
         self.deadline = None;
         self.last_error = None;
         self.state = State::Activated;
@@ -1583,8 +1662,7 @@ impl Machine {
         if let Some(s) = self.session.take() {
             self.reject(s.info.conn, PairError::Aborted);
         }
-        self.staged = None;
-        self.pending = None;
+        self.work = None;
         self.deadline = None;
         self.activation = Activation::default();
         self.ip = None;
