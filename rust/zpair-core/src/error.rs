@@ -217,7 +217,7 @@ impl PairError {
             PairError::UnsupportedVersion => "update the app or the device firmware",
             PairError::MalformedMessage => "the app sent something the device cannot read; update the app",
             PairError::WrongSetupCode => "check the setup code on the device label and try again",
-            PairError::LockedOut => "too many wrong setup codes; wait, or power-cycle the device to reopen pairing",
+            PairError::LockedOut => "too many wrong setup codes; pairing reopens by itself after the lockout (a power cycle does not shorten it)",
             PairError::SessionTimeout => "the app was idle too long; start again",
             PairError::WindowClosed => "pairing is closed; press the device's pairing button or power-cycle it",
             PairError::Busy => "another phone is pairing this device right now",
