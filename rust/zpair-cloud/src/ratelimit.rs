@@ -21,8 +21,8 @@ impl Limit {
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
-    /// Tokens, in thousandths.
-    milli: u64,
+    /// Requests available, in units of 1/60_000.
+    units: u64,
     at_ms: u64,
 }
 
@@ -53,27 +53,23 @@ impl RateLimiter {
     /// Takes one request from `key`'s bucket at time `now_ms`: `Ok(())`, or `Err(retry_after_s)`
     /// (at least 1) when the bucket is empty.
     pub fn check(&self, key: &str, now_ms: u64) -> Result<(), u16> {
-        let cap = u64::from(self.limit.burst.max(1)) * 1000;
-        let per_min = u64::from(self.limit.per_minute.max(1));
+        // Units: one request = 60_000 units; the bucket gains `per_minute` units per ms. Exact.
+        const COST: u64 = 60_000;
+        let cap = u64::from(self.limit.burst.max(1)) * COST;
+        let per_ms = u64::from(self.limit.per_minute.max(1));
         let mut map = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > PRUNE_AT {
-            map.retain(|_, b| {
-                let refill = now_ms.saturating_sub(b.at_ms) * per_min / 60;
-                b.milli + refill < cap
-            });
+            map.retain(|_, b| b.units.saturating_add(now_ms.saturating_sub(b.at_ms).saturating_mul(per_ms)) < cap);
         }
-        let b = map.entry(key.to_owned()).or_insert(Bucket { milli: cap, at_ms: now_ms });
-        // Refill: per_min tokens per 60_000 ms = per_min milli-tokens per 60 ms.
+        let b = map.entry(key.to_owned()).or_insert(Bucket { units: cap, at_ms: now_ms });
         let elapsed = now_ms.saturating_sub(b.at_ms);
-        b.milli = (b.milli + elapsed * per_min / 60).min(cap);
+        b.units = b.units.saturating_add(elapsed.saturating_mul(per_ms)).min(cap);
         b.at_ms = now_ms.max(b.at_ms);
-        if b.milli >= 1000 {
-            b.milli -= 1000;
+        if b.units >= COST {
+            b.units -= COST;
             Ok(())
         } else {
-            let missing = 1000 - b.milli;
-            // ms until `missing` milli-tokens arrive, rounded up to whole seconds.
-            let ms = (missing * 60).div_ceil(per_min);
+            let ms = (COST - b.units).div_ceil(per_ms);
             Err(ms.div_ceil(1000).clamp(1, u64::from(u16::MAX)) as u16)
         }
     }

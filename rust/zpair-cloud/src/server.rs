@@ -866,3 +866,19 @@ async fn factory_reset(State(s): St, AuthUser(user): AuthUser, UrlPath(id): UrlP
     tracing::info!(user = user.id, device = %device, "device released for factory reset");
     Ok(StatusCode::NO_CONTENT)
 }
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_id", &self.token_id)
+            .field("region", &self.region)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for CreateUserResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUserResponse").field("user_id", &self.user_id).finish_non_exhaustive()
+    }
+}
