@@ -1218,12 +1218,76 @@ mod tests {
     const GOLDEN_ACT_INPUT: &str = "7a706169722f31206163746976617465a0a1a2a3a4a5a6a7a8a9aaabacadaeaf0123456789abcdef00c0ffee10416243644566303132333435363738390102030402";
     const GOLDEN_ACT_PROOF: &str =
         "a7c2257474d1f9ad2906fabfabd6425e08e5e5f2c1aabd7f301c3588e0071881";
-    #[allow(dead_code)] // checked against a real provider in the crypto golden test
     const GOLDEN_POLL_PROOF: &str =
         "5c4f13e2fe8b80526d7c15d9430cb347aeb59c44045cbb112f6291aa29f10afa";
     const GOLDEN_AAD: &str = "7a706169722f31206f7063726564730123456789abcdef146465762d303132333435363738396162636465666575096c6f63616c686f737420fb";
     const GOLDEN_SEALED: &str = "8a6ebd0b3a853252084879f9c4b1d5c9733322dc81e78acffa8aabf7367d0e39";
     const GOLDEN_TAG: &str = "a92407676aeaee8f83bf5549b365c6ef";
+
+    #[test]
+    fn golden_vectors_with_mbedtls() {
+        let mut c = zpair_mbedtls::MbedTls::os();
+        let proof = activation_proof(
+            &mut c,
+            &secret(),
+            &nonce(),
+            DEV,
+            PROD,
+            &token(),
+            (1, 2, 0x0304),
+            Mode::Ble,
+        );
+        assert_eq!(proof[..], h(GOLDEN_ACT_PROOF)[..]);
+        assert_eq!(
+            poll_proof(&mut c, &secret(), &nonce(), DEV)[..],
+            h(GOLDEN_POLL_PROOF)[..]
+        );
+        let sealed = seal_operational_secret(
+            &mut c,
+            &secret(),
+            &nonce(),
+            DEV,
+            &cloud_id(),
+            &endpoint(),
+            &op_secret(),
+        )
+        .unwrap();
+        assert_eq!(sealed.ciphertext[..], h(GOLDEN_SEALED)[..]);
+        assert_eq!(sealed.tag[..], h(GOLDEN_TAG)[..]);
+        let resp = ActivateResponse {
+            cloud_device_id: cloud_id(),
+            endpoint: endpoint(),
+            sealed,
+        };
+        assert_eq!(
+            resp.open(&mut c, &secret(), &nonce(), DEV).unwrap(),
+            op_secret()
+        );
+        let mut forged = resp.clone();
+        forged.sealed.tag[15] ^= 1;
+        assert_eq!(
+            forged.open(&mut c, &secret(), &nonce(), DEV),
+            Err(PairError::CloudRejected)
+        );
+        let mut moved = resp;
+        moved.endpoint.host = None;
+        assert_eq!(
+            moved.open(&mut c, &secret(), &nonce(), DEV),
+            Err(PairError::CloudRejected)
+        );
+        let req = ActivateRequest::new_signed(
+            &mut c,
+            &secret(),
+            DEV,
+            PROD,
+            nonce(),
+            token(),
+            (1, 2, 0x0304),
+            Mode::Ble,
+        );
+        assert_eq!(req, golden_request());
+        assert_eq!(req.verify(&mut c, &secret()), Ok(()));
+    }
 
     #[test]
     fn activation_proof_input_layout_is_exact() {

@@ -14,9 +14,10 @@ use zpair_core::types::{ActivationToken, DeviceId, Mode, ProductId};
 pub const PRODUCT: ProductId = ProductId(0x2a);
 pub const T0: u64 = 1_700_000_000_000;
 
-/// The device-side crypto provider used by the tests. The cloud uses `HostCrypto`.
-pub fn device_crypto() -> HostCrypto {
-    HostCrypto
+/// The device-side crypto provider of the tests: mbedTLS, as on a device. The cloud uses
+/// `HostCrypto` (RustCrypto), so every test is also an interoperability test.
+pub fn device_crypto() -> zpair_mbedtls::MbedTls<zpair_mbedtls::OsEntropy> {
+    zpair_mbedtls::MbedTls::os()
 }
 
 pub struct Env {
