@@ -13,7 +13,8 @@
 use crate::store::DeviceIdentity;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use zpair_core::types::{DeviceId, ProductId, SetupCode};
+use zpair_core::payload::SetupPayload;
+use zpair_core::types::{DeviceId, Modes, ProductId, SetupCode};
 use zpair_crypto::Crypto;
 
 /// The manifest format version written by [`write_batch`].
@@ -107,6 +108,12 @@ impl DeviceEntry {
             return Err("device_id must be 16 hex digits".into());
         }
         let device_id = u64::from_str_radix(id, 16).map_err(|_| "device_id is not hex".to_string())?;
+        if let Some(p) = &self.setup_payload {
+            let payload = zpair_core::payload::parse(p.trim()).map_err(|e| format!("setup_payload: {e}"))?;
+            if payload.device.0 != device_id || payload.product.0 != self.product_id {
+                return Err("setup_payload names another device or product".into());
+            }
+        }
         let l = hex_fixed::<65>(&self.l, "l")?;
         if l[0] != 0x04 {
             return Err("l must be an uncompressed point".into());
@@ -231,23 +238,26 @@ pub struct Batch {
     pub devices: Vec<FactoryRecord>,
 }
 
-/// Renders the setup payload string for a factory record.
-///
-/// TODO(payload): once `zpair_core::payload` is merged, this becomes its `render` of
-/// `(product, device, setup code, modes)`; until then it returns `None` and the factory file
-/// carries the setup code only.
-fn setup_payload_string(_product: ProductId, _device: DeviceId, _code: &SetupCode, _modes: u8) -> Option<String> {
-    None
+/// Renders the setup payload string (`ZP:...`, see [`zpair_core::payload`]) of a device.
+pub fn setup_payload_string(
+    product: ProductId,
+    device: DeviceId,
+    code: &SetupCode,
+    modes: Modes,
+) -> Result<String, zpair_core::payload::PayloadError> {
+    let payload = SetupPayload { product, device, setup_code: code.clone(), modes };
+    let mut buf = zeroize::Zeroizing::new([0u8; zpair_core::payload::PAYLOAD_LEN]);
+    Ok(zpair_core::payload::render(&payload, &mut buf[..])?.to_owned())
 }
 
 /// Generates `count` fresh identities for `product`: random device ids and activation secrets,
-/// random setup codes and their SPAKE2+ verifiers. `modes` is the [`Modes`](zpair_core::types::Modes)
-/// bit set printed into the setup payload.
+/// random setup codes and their SPAKE2+ verifiers. `modes` is printed into each device's setup
+/// payload.
 pub fn generate_batch<C: Crypto>(
     crypto: &mut C,
     product: ProductId,
     count: usize,
-    modes: u8,
+    modes: Modes,
 ) -> Result<Batch, zpair_crypto::CryptoError> {
     let mut devices = Vec::with_capacity(count);
     let mut entries = Vec::with_capacity(count);
@@ -266,7 +276,9 @@ pub fn generate_batch<C: Crypto>(
         let identity = DeviceIdentity { device_id: device, product_id: product, activation_secret: *secret, w0, l };
         let entry = DeviceEntry::from_identity(&identity);
         let mut factory = entry.clone();
-        factory.setup_payload = setup_payload_string(product, device, &code, modes);
+        // Rendering a validated payload cannot fail (fixed length, valid code and modes).
+        factory.setup_payload =
+            Some(setup_payload_string(product, device, &code, modes).map_err(|_| zpair_crypto::CryptoError::BadLength)?);
         devices.push(FactoryRecord { entry: factory, setup_code: String::from_utf8_lossy(&code.digits()).into_owned() });
         entries.push(entry);
     }
@@ -313,7 +325,7 @@ mod tests {
 
     #[test]
     fn batch_round_trips_through_json_and_csv() {
-        let batch = generate_batch(&mut HostCrypto, ProductId(42), 3, 0x0f).unwrap();
+        let batch = generate_batch(&mut HostCrypto, ProductId(42), 3, Modes::ALL).unwrap();
         assert_eq!(batch.devices.len(), 3);
         let dir = tempfile::tempdir().unwrap();
         let path = write_batch(&batch, dir.path()).unwrap();
@@ -327,6 +339,9 @@ mod tests {
             assert_eq!(back, *rec);
             // The verifier is the one of the setup code.
             let code = SetupCode::new(rec.setup_code.parse().unwrap()).unwrap();
+            let payload = zpair_core::payload::parse(rec.entry.setup_payload.as_deref().unwrap()).unwrap();
+            assert_eq!((payload.device, payload.product, payload.modes), (id.device_id, ProductId(42), Modes::ALL));
+            assert_eq!(payload.setup_code, code);
             let (w0, l) = verifier_for_code(&mut HostCrypto, id.device_id, &code).unwrap();
             assert_eq!((w0, l), (id.w0, id.l));
         }
@@ -337,11 +352,14 @@ mod tests {
         assert_eq!(parse_manifest(&csv).unwrap(), ids);
         let arr = serde_json::to_string(&batch.manifest.devices).unwrap();
         assert_eq!(parse_manifest(&arr).unwrap(), ids);
+        // Factory records (with payloads) are valid manifest entries too.
+        let entries: Vec<_> = batch.devices.iter().map(|d| d.entry.clone()).collect();
+        assert_eq!(parse_manifest(&serde_json::to_string(&entries).unwrap()).unwrap(), ids);
     }
 
     #[test]
     fn bad_manifests_are_refused_with_the_entry() {
-        let batch = generate_batch(&mut HostCrypto, ProductId(1), 2, 1).unwrap();
+        let batch = generate_batch(&mut HostCrypto, ProductId(1), 2, Modes::SOFTAP).unwrap();
         let mut m = batch.manifest.clone();
         m.devices[1].w0.pop();
         let e = parse_manifest(&serde_json::to_string(&m).unwrap()).unwrap_err();
@@ -349,6 +367,9 @@ mod tests {
         let mut m = batch.manifest.clone();
         m.devices[1].device_id = m.devices[0].device_id.clone();
         assert!(matches!(parse_manifest(&serde_json::to_string(&m).unwrap()), Err(ManifestError::Entry(1, _))));
+        let mut m = batch.manifest.clone();
+        m.devices[0].setup_payload = batch.devices[1].entry.setup_payload.clone();
+        assert!(matches!(parse_manifest(&serde_json::to_string(&m).unwrap()), Err(ManifestError::Entry(0, _))));
         let mut m = batch.manifest;
         m.version = 9;
         assert!(matches!(parse_manifest(&serde_json::to_string(&m).unwrap()), Err(ManifestError::Parse(_))));
@@ -366,7 +387,7 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let batch = generate_batch(&mut HostCrypto, ProductId(1), 1, 1).unwrap();
+        let batch = generate_batch(&mut HostCrypto, ProductId(1), 1, Modes::CELLULAR).unwrap();
         let s = format!("{:?}", batch);
         assert!(!s.contains(&batch.devices[0].entry.activation_secret));
         assert!(!s.contains(&batch.devices[0].setup_code));

@@ -728,8 +728,8 @@ pub struct BindResponse {
     pub expires_in_s: u64,
 }
 
-/// Device and setup code of a bind request.
-fn bind_target(req: &BindRequest) -> Result<(DeviceId, SetupCode), ApiError> {
+/// Device, setup code and (from a payload) product of a bind request.
+fn bind_target(req: &BindRequest) -> Result<(DeviceId, SetupCode, Option<ProductId>), ApiError> {
     if let Some(p) = &req.payload {
         return parse_payload(p);
     }
@@ -742,16 +742,18 @@ fn bind_target(req: &BindRequest) -> Result<(DeviceId, SetupCode), ApiError> {
         .flatten()
         .ok_or_else(|| ApiError::BadRequest("device_id must be 16 hex digits".into()))?;
     let code: u32 = code.trim().parse().map_err(|_| ApiError::Pair(PairError::WrongSetupCode, None))?;
-    Ok((DeviceId(device), SetupCode::new(code)?))
+    Ok((DeviceId(device), SetupCode::new(code)?, None))
 }
 
-/// TODO(payload): parse with `zpair_core::payload::parse` once merged.
-fn parse_payload(_p: &str) -> Result<(DeviceId, SetupCode), ApiError> {
-    Err(ApiError::BadRequest("setup payload parsing is not available in this build; send device_id and setup_code".into()))
+/// Parses a scanned setup payload: a malformed one is `malformed_message` (or the precise
+/// error the payload module names, e.g. `wrong_setup_code` for an invalid code).
+fn parse_payload(p: &str) -> Result<(DeviceId, SetupCode, Option<ProductId>), ApiError> {
+    let payload = zpair_core::payload::parse(p.trim()).map_err(|e| ApiError::Pair(PairError::from(e), None))?;
+    Ok((payload.device, payload.setup_code.clone(), Some(payload.product)))
 }
 
 async fn bind(State(s): St, AuthUser(user): AuthUser, JsonBody(req): JsonBody<BindRequest>) -> Result<Response, ApiError> {
-    let (device, code) = bind_target(&req)?;
+    let (device, code, product) = bind_target(&req)?;
     let now = s.now();
     s.user_bind_limit
         .check(&format!("user:{}", user.id), now)
@@ -762,6 +764,10 @@ async fn bind(State(s): St, AuthUser(user): AuthUser, JsonBody(req): JsonBody<Bi
         })?;
     let store = s.store.clone();
     let rec = blocking(move || store.device(device)).await?.ok_or(ApiError::Pair(PairError::DeviceUnknown, None))?;
+    if product.is_some_and(|p| p != rec.identity.product_id) {
+        tracing::warn!(user = user.id, device = %device, "bind refused: payload names another product");
+        return Err(PairError::ProductMismatch.into());
+    }
     // Recompute L from the code (PBKDF2: off the async threads) and compare in constant time.
     let stored_l = rec.identity.l;
     let ok = tokio::task::spawn_blocking(move || {

@@ -7,7 +7,7 @@ use zpair_cloud::client::DeviceClient;
 use zpair_cloud::store::{DeviceStatus, Store};
 use zpair_core::activation::*;
 use zpair_core::error::PairError;
-use zpair_core::types::{DeviceId, Mode, ProductId};
+use zpair_core::types::{DeviceId, Mode, Modes, ProductId};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_activation_over_tls_updates_the_database() {
@@ -270,13 +270,27 @@ async fn cellular_bind_then_poll_then_activate() {
     forged.proof[0] ^= 1;
     assert_eq!(dc.bind_poll(&forged).await.unwrap_err().error, PairError::DeviceAuthFailed);
 
-    // The user scans the QR code; a wrong code is refused precisely.
+    // The user scans the QR code; a wrong code (a well-formed payload) is refused precisely.
+    let payload = env.batch.devices[0].entry.setup_payload.clone().unwrap();
+    assert!(payload.starts_with("ZP:"));
     let wrong = if code == "00000001" { "00000002" } else { "00000001" };
-    let e = user.bind_code(id.device_id, wrong).await.unwrap_err();
+    let wrong_code = zpair_core::types::SetupCode::new(wrong.parse().unwrap()).unwrap();
+    let forged = zpair_cloud::manifest::setup_payload_string(PRODUCT, id.device_id, &wrong_code, Modes::ALL).unwrap();
+    let e = user.bind_payload(&forged).await.unwrap_err();
     assert_eq!((e.status, e.body.error.as_str(), e.body.code), (403, "wrong_setup_code", Some(0x12)));
+    let e = user.bind_code(id.device_id, wrong).await.unwrap_err();
+    assert_eq!(e.pair_error(), Some(PairError::WrongSetupCode));
+    // A misread character fails the payload's CRC.
+    let mut typo = payload.clone().into_bytes();
+    typo[10] = if typo[10] == b'A' { b'B' } else { b'A' };
+    let e = user.bind_payload(std::str::from_utf8(&typo).unwrap()).await.unwrap_err();
+    assert_eq!((e.status, e.pair_error()), (400, Some(PairError::MalformedMessage)));
+    let code_ok = zpair_core::types::SetupCode::new(code.parse().unwrap()).unwrap();
+    let other_product = zpair_cloud::manifest::setup_payload_string(ProductId(9), id.device_id, &code_ok, Modes::ALL).unwrap();
+    assert_eq!(user.bind_payload(&other_product).await.unwrap_err().pair_error(), Some(PairError::ProductMismatch));
     let e = user.bind_code(DeviceId(0xdead), &code).await.unwrap_err();
     assert_eq!((e.status, e.pair_error()), (404, Some(PairError::DeviceUnknown)));
-    let bound = user.bind_code(id.device_id, &code).await.unwrap();
+    let bound = user.bind_payload(&payload).await.unwrap();
     assert_eq!(bound.device_id, id.device_id.to_string());
 
     let ch = dc.challenge(id.device_id).await.unwrap();
@@ -364,7 +378,7 @@ async fn plain_http_mode_works() {
     let cloud = zpair_cloud::Cloud::start(cfg).await.unwrap();
     assert!(cloud.ca_pem_path().is_none());
     assert!(cloud.base_url().starts_with("http://127.0.0.1:"));
-    let batch = zpair_cloud::manifest::generate_batch(&mut device_crypto(), PRODUCT, 1, 1).unwrap();
+    let batch = zpair_cloud::manifest::generate_batch(&mut device_crypto(), PRODUCT, 1, zpair_core::types::Modes::WIRED).unwrap();
     let ids: Vec<_> = batch.manifest.devices.iter().map(|e| e.to_identity().unwrap()).collect();
     cloud.store().import_devices(&ids, T0).unwrap();
     let app = zpair_cloud::client::AppClient::new(&cloud.base_url(), None).unwrap();
@@ -378,7 +392,7 @@ async fn plain_http_mode_works() {
 #[test]
 fn import_command_and_blocking_client() {
     let dir = tempfile::tempdir().unwrap();
-    let batch = zpair_cloud::manifest::generate_batch(&mut device_crypto(), PRODUCT, 4, 1).unwrap();
+    let batch = zpair_cloud::manifest::generate_batch(&mut device_crypto(), PRODUCT, 4, zpair_core::types::Modes::WIRED).unwrap();
     let manifest = zpair_cloud::manifest::write_batch(&batch, &dir.path().join("f")).unwrap();
     let data = dir.path().join("data");
     let run = || {

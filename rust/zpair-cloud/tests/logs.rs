@@ -78,7 +78,9 @@ async fn no_secret_ever_reaches_the_logs() {
     let code = env.batch.devices[2].setup_code.clone();
     let wrong = if code == "00000003" { "00000004" } else { "00000003" };
     assert!(user.bind_code(id.device_id, wrong).await.is_err());
-    user.bind_code(id.device_id, &code).await.unwrap();
+    let payload = env.batch.devices[2].entry.setup_payload.clone().unwrap();
+    secrets.push(payload.clone());
+    user.bind_payload(&payload).await.unwrap();
     let ch = dc.challenge(id.device_id).await.unwrap();
     let poll = BindPollRequest::new_signed(&mut device_crypto(), &secret_of(id), id.device_id, ch.nonce);
     let BindPollResponse::Bound { token: bound, .. } = dc.bind_poll(&poll).await.unwrap() else {

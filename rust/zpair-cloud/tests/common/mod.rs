@@ -57,7 +57,7 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::new(T0);
         let cloud = Cloud::start(config(dir.path(), &clock, limits)).await.unwrap();
-        let batch = generate_batch(&mut HostCrypto, PRODUCT, n, 0x0f).unwrap();
+        let batch = generate_batch(&mut HostCrypto, PRODUCT, n, zpair_core::types::Modes::ALL).unwrap();
         let manifest = write_batch(&batch, &dir.path().join("factory")).unwrap();
         let ids = zpair_cloud::manifest::read_manifest(&manifest).unwrap();
         let report = cloud.store().import_devices(&ids, T0).unwrap();
