@@ -32,6 +32,9 @@ enum Cmd {
         /// Host name given to devices as their endpoint.
         #[arg(long, default_value = "localhost")]
         public_host: String,
+        /// Bind-polls wait up to this many seconds for a bind (0: answer at once).
+        #[arg(long, default_value_t = 0)]
+        long_poll_s: u16,
     },
     /// Import a factory manifest (JSON or CSV) into the registry.
     Import {
@@ -50,13 +53,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     match Cli::parse().cmd {
-        Cmd::Serve { listen, data_dir, insecure_http, region, public_host } => {
+        Cmd::Serve { listen, data_dir, insecure_http, region, public_host, long_poll_s } => {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
                 let mut cfg = Config::new(listen, data_dir);
                 cfg.tls = !insecure_http;
                 cfg.region = region;
                 cfg.public_host = public_host;
+                cfg.long_poll_s = long_poll_s;
                 let cloud = Cloud::start(cfg).await?;
                 if let Some(ca) = cloud.ca_pem_path() {
                     println!("zpair-cloud listening on {} (CA: {})", cloud.base_url(), ca.display());

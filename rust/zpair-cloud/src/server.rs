@@ -70,6 +70,9 @@ pub struct Config {
     pub challenge_ttl_s: u16,
     /// Poll interval suggested to devices whose bind is pending.
     pub poll_retry_s: u16,
+    /// Long-poll: a bind-poll with nothing pending waits up to this many seconds for a bind
+    /// before answering `Pending` (0: answer at once).
+    pub long_poll_s: u16,
     /// Rate limits.
     pub limits: Limits,
     /// Database connections.
@@ -103,6 +106,7 @@ impl Config {
             token_ttl_s: 600,
             challenge_ttl_s: 60,
             poll_retry_s: 5,
+            long_poll_s: 0,
             limits: Limits::default(),
             pool_size: 8,
             clock: Arc::new(SystemClock),
@@ -123,6 +127,9 @@ struct AppState {
     token_ttl_s: u64,
     challenge_ttl_s: u16,
     poll_retry_s: u16,
+    long_poll_s: u16,
+    /// Bind-polls waiting for a bind, per device.
+    waiters: std::sync::Mutex<std::collections::HashMap<DeviceId, Arc<tokio::sync::Notify>>>,
     device_limit: RateLimiter,
     user_tokens_limit: RateLimiter,
     user_bind_limit: RateLimiter,
@@ -212,6 +219,8 @@ impl Cloud {
             token_ttl_s: config.token_ttl_s,
             challenge_ttl_s: config.challenge_ttl_s,
             poll_retry_s: config.poll_retry_s,
+            long_poll_s: config.long_poll_s,
+            waiters: Default::default(),
             device_limit: RateLimiter::new(config.limits.device),
             user_tokens_limit: RateLimiter::new(config.limits.user_tokens),
             user_bind_limit: RateLimiter::new(config.limits.user_bind),
@@ -346,6 +355,23 @@ impl AppState {
     fn now(&self) -> u64 {
         self.clock.now_ms()
     }
+    fn waiter(&self, device: DeviceId) -> Arc<tokio::sync::Notify> {
+        let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        w.entry(device).or_default().clone()
+    }
+    /// Drops the device's entry when no poll waits on it any more.
+    fn forget_waiter(&self, device: DeviceId) {
+        let mut w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if w.get(&device).is_some_and(|n| Arc::strong_count(n) == 1) {
+            w.remove(&device);
+        }
+    }
+    fn wake_pollers(&self, device: DeviceId) {
+        let w = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = w.get(&device) {
+            n.notify_waiters();
+        }
+    }
     fn limit_device(&self, device: DeviceId) -> Result<(), DeviceError> {
         self.device_limit.check(&format!("dev:{device}"), self.now()).map_err(|r| {
             tracing::warn!(device = %device, retry_after_s = r, "device rate limited");
@@ -398,9 +424,9 @@ async fn activate(State(s): St, headers: HeaderMap, body: Bytes) -> Result<Respo
         return Err(PairError::ProductMismatch.into());
     }
     let token_hash = HostCrypto.sha256(&[req.token.expose()]);
-    let mut op = [0u8; 32];
-    HostCrypto.fill_random(&mut op).map_err(|_| PairError::Internal)?;
-    let op = OperationalSecret::new(op);
+    let mut raw = Zeroizing::new([0u8; 32]);
+    HostCrypto.fill_random(&mut raw[..]).map_err(|_| PairError::Internal)?;
+    let op = OperationalSecret::new(*raw);
     let cloud_id = CloudDeviceId::new(&format!("zp-{device}")).map_err(|_| PairError::Internal)?;
     // Sealed before the commit, so nothing can fail after the state changed.
     let resp = act::ActivateResponse::new_sealed(
@@ -455,16 +481,37 @@ async fn bind_poll(State(s): St, headers: HeaderMap, body: Bytes) -> Result<Resp
     let now = s.now();
     let store = s.store.clone();
     let nonce = req.nonce;
-    let pending = blocking(move || {
-        store.consume_challenge(device, &nonce, now)?;
-        store.pending_binding(device, now)
-    })
-    .await
-    .map_err(|e| {
+    let refused = |e: StoreError| {
         let e = DeviceError::from(e);
         tracing::warn!(device = %device, error = e.0.name(), "bind-poll refused");
         e
-    })?;
+    };
+    let pending = {
+        // Registered before the first look, so a bind in between is not missed.
+        let waiter = (s.long_poll_s > 0).then(|| s.waiter(device));
+        let notified = waiter.as_ref().map(|w| w.notified());
+        tokio::pin!(notified);
+        if let Some(n) = notified.as_mut().as_pin_mut() {
+            n.enable();
+        }
+        let mut found = blocking(move || {
+            store.consume_challenge(device, &nonce, now)?;
+            store.pending_binding(device, now)
+        })
+        .await
+        .map_err(refused)?;
+        if found.is_none() {
+            if let Some(n) = notified.as_pin_mut() {
+                if tokio::time::timeout(Duration::from_secs(s.long_poll_s.into()), n).await.is_ok() {
+                    let store = s.store.clone();
+                    let now = s.now();
+                    found = blocking(move || store.pending_binding(device, now)).await.map_err(refused)?;
+                }
+            }
+        }
+        found
+    };
+    s.forget_waiter(device);
     match pending {
         Some(p) => {
             let token = ActivationToken::new(p.token.as_bytes()).map_err(|_| PairError::Internal)?;
@@ -801,6 +848,7 @@ async fn bind(State(s): St, AuthUser(user): AuthUser, JsonBody(req): JsonBody<Bi
     let store = s.store.clone();
     blocking(move || store.bind(&binding)).await?;
     tracing::info!(user = user.id, device = %device, token = %token_id(&hash), "device bound, token queued for bind-poll");
+    s.wake_pollers(device);
     Ok((
         StatusCode::CREATED,
         Json(BindResponse { device_id: device.to_string(), token_id: token_id(&hash), expires_in_s: s.token_ttl_s }),

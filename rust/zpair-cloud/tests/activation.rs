@@ -430,3 +430,31 @@ fn import_command_and_blocking_client() {
     assert_eq!(cloud.store().query_i64("SELECT COUNT(*) FROM activations").unwrap(), 1);
     rt.block_on(cloud.shutdown()).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_poll_answers_as_soon_as_the_device_is_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = zpair_cloud::ManualClock::new(T0);
+    let mut cfg = config(dir.path(), &clock, relaxed());
+    cfg.long_poll_s = 120;
+    let cloud = zpair_cloud::Cloud::start(cfg).await.unwrap();
+    let batch = zpair_cloud::manifest::generate_batch(&mut device_crypto(), PRODUCT, 1, Modes::CELLULAR).unwrap();
+    let id = batch.manifest.devices[0].to_identity().unwrap();
+    cloud.store().import_devices(std::slice::from_ref(&id), T0).unwrap();
+    let ca = std::fs::read(cloud.ca_pem_path().unwrap()).unwrap();
+    let dc = DeviceClient::new(&cloud.base_url(), Some(&ca)).unwrap();
+    let app = zpair_cloud::client::AppClient::new(&cloud.base_url(), Some(&ca)).unwrap();
+    let user = app.with_key(&app.create_user("lp").await.unwrap().api_key);
+
+    let ch = dc.challenge(id.device_id).await.unwrap();
+    let req = BindPollRequest::new_signed(&mut device_crypto(), &secret_of(&id), id.device_id, ch.nonce);
+    let poll = tokio::spawn(async move { dc.bind_poll(&req).await });
+    // Wait until the poll consumed its nonce: it is then waiting for a bind.
+    while cloud.store().query_i64("SELECT COUNT(*) FROM challenges").unwrap() != 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(!poll.is_finished(), "nothing is bound yet: the poll waits");
+    user.bind_payload(batch.devices[0].entry.setup_payload.as_deref().unwrap()).await.unwrap();
+    assert!(matches!(poll.await.unwrap().unwrap(), BindPollResponse::Bound { .. }));
+    cloud.shutdown().await.unwrap();
+}
