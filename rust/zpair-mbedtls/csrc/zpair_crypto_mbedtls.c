@@ -201,9 +201,14 @@ int zpair_pbkdf2_hmac_sha256(const uint8_t *password, size_t password_len, const
 {
     int ret;
 
-    if (iterations == 0 || out_len == 0 || (uint64_t) out_len > 0xFFFFFFFFu) {
+    if (iterations == 0 || out_len == 0) {
         return ZPAIR_ERR_BAD_LENGTH;
     }
+#if SIZE_MAX > 0xFFFFFFFFu
+    if (out_len > 0xFFFFFFFFu) {
+        return ZPAIR_ERR_BAD_LENGTH;
+    }
+#endif
 #if MBEDTLS_VERSION_MAJOR >= 3
     ret = mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256, password, password_len, salt, salt_len,
                                         (unsigned int) iterations, (uint32_t) out_len, out);
