@@ -179,41 +179,22 @@ pub fn read_manifest(path: &Path) -> Result<Vec<DeviceIdentity>, ManifestError> 
     parse_manifest(&std::fs::read_to_string(path).map_err(ManifestError::Io)?)
 }
 
-/// PBKDF2 salt prefix of the SPAKE2+ registration.
-pub const REGISTRATION_SALT: &[u8] = b"zpair/1 salt";
-/// PBKDF2 iterations of the SPAKE2+ registration.
-pub const REGISTRATION_ITERATIONS: u32 = 1000;
-
-/// The SPAKE2+ verifier `(w0, L)` of a setup code for a device.
-///
-/// TODO(spake2plus): this is a provisional copy of the registration (RFC 9383 style:
-/// PBKDF2-HMAC-SHA256(code digits, "zpair/1 salt" || device_id BE, 1000) → 80 bytes,
-/// w0 = first 40 mod n, w1 = last 40 mod n, L = w1·G). Replace it with
-/// `zpair_core::spake2plus`'s registration helper once that module is merged, so the cloud and
-/// the devices can never disagree.
+/// The SPAKE2+ verifier `(w0, L)` of a setup code for a device: exactly
+/// [`zpair_core::spake2plus::Verifier::for_setup_code`] (PBKDF2-HMAC-SHA256 over the code's 8
+/// digits, salt `"zpair/1 salt" || device_id BE`, 1000 iterations), so the cloud and the devices
+/// can never disagree.
 pub fn verifier_for_code<C: Crypto>(
     crypto: &mut C,
     device: DeviceId,
     code: &SetupCode,
 ) -> Result<([u8; 32], [u8; 65]), zpair_crypto::CryptoError> {
-    use zeroize::Zeroize;
-    let mut salt = [0u8; 12 + 8];
-    salt[..12].copy_from_slice(REGISTRATION_SALT);
-    salt[12..].copy_from_slice(&device.0.to_be_bytes());
-    let mut ws = [0u8; 80];
-    let mut digits = code.digits();
-    let r = crypto.pbkdf2_hmac_sha256(&digits, &salt, REGISTRATION_ITERATIONS, &mut ws);
-    digits.zeroize();
-    r?;
-    let w0 = crypto.p256_reduce(&ws[..40]);
-    let mut w1 = crypto.p256_reduce(&ws[40..]);
-    ws.zeroize();
-    let w0 = w0?;
-    let l = w1.as_ref().map_err(|e| *e).and_then(|w1| crypto.p256_mul(w1, None));
-    if let Ok(w) = w1.as_mut() {
-        w.zeroize();
-    }
-    Ok((w0, l?))
+    let v = zpair_core::spake2plus::Verifier::for_setup_code(crypto, code, device)?;
+    let bytes = v.to_bytes();
+    let mut w0 = [0u8; 32];
+    let mut l = [0u8; 65];
+    w0.copy_from_slice(&bytes[..32]);
+    l.copy_from_slice(&bytes[32..]);
+    Ok((w0, l))
 }
 
 /// Draws a random setup code that [`SetupCode::new`] accepts.
@@ -374,6 +355,25 @@ mod tests {
         m.version = 9;
         assert!(matches!(parse_manifest(&serde_json::to_string(&m).unwrap()), Err(ManifestError::Parse(_))));
         assert!(parse_manifest("{nope").is_err());
+    }
+
+    #[test]
+    fn verifier_matches_the_spake2plus_registration_on_both_providers() {
+        let code = SetupCode::new(20_202_021).unwrap();
+        let device = DeviceId(0x0123_4567_89ab_cdef);
+        let host = verifier_for_code(&mut HostCrypto, device, &code).unwrap();
+        let mbed = verifier_for_code(&mut zpair_mbedtls::MbedTls::os(), device, &code).unwrap();
+        assert_eq!(host, mbed);
+        let (w0, l) = host;
+        let mut bytes = w0.to_vec();
+        bytes.extend_from_slice(&l);
+        let parsed = zpair_core::spake2plus::Verifier::from_bytes(&bytes).unwrap();
+        assert_eq!(parsed.l(), &l);
+        // Another code or device gives another verifier.
+        let other = verifier_for_code(&mut HostCrypto, device, &SetupCode::new(20_202_022).unwrap()).unwrap();
+        assert_ne!(other.1, l);
+        let other = verifier_for_code(&mut HostCrypto, DeviceId(1), &code).unwrap();
+        assert_ne!(other.1, l);
     }
 
     #[test]
