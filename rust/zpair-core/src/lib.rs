@@ -31,6 +31,7 @@ pub mod session;
 pub mod machine;
 pub mod storage;
 pub mod payload;
+pub mod activation;
 
 /// The protocol version this crate speaks on every transport.
 pub const PROTOCOL_VERSION: u8 = 1;
