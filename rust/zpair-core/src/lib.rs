@@ -13,6 +13,9 @@
 //! - [`machine`]: the device pairing state machine (window, session, staging, commit, rollback).
 //! - [`storage`]: the persistence trait and the power-cut-safe record format.
 //! - [`payload`]: the QR / manual setup payload.
+//! - [`activation`]: the device↔cloud activation messages and proofs.
+//! - [`client`]: the device's cloud calls over any request/response link.
+//! - [`device`]: the device engine that ties session, messages and machine together.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -31,6 +34,8 @@ pub mod session;
 pub mod machine;
 pub mod storage;
 pub mod payload;
+pub mod client;
+pub mod device;
 pub mod activation;
 
 /// The protocol version this crate speaks on every transport.

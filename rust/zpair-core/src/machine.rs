@@ -758,6 +758,15 @@ pub enum Action<'a> {
     ReportFailed(PairError),
 }
 
+/// A message to an app, as taken by [`Machine::pop_app_message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppMessage {
+    /// A status (sent encrypted in the session).
+    Status(Status),
+    /// An alert (plaintext, before or instead of a session), followed by a disconnect.
+    Alert(PairError),
+}
+
 /// Why [`Machine::handle`] refused an event. The machine's state is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MachineError {
@@ -1037,6 +1046,26 @@ impl Machine {
             }
         };
         self.materialize(p)
+    }
+
+    /// Runs [`Machine::poll`] and, if the next queued action is a message to an app (a status
+    /// or an alert), takes it. Lets the glue turn messages into packets without holding a
+    /// borrow of the machine; other actions stay queued for [`Machine::poll_action`].
+    pub fn pop_app_message(&mut self, now_ms: u64) -> Option<(ConnId, AppMessage)> {
+        self.poll(now_ms);
+        let msg = match self.queue.front()? {
+            Pending::Status(conn, status) => (*conn, AppMessage::Status(*status)),
+            Pending::Alert(conn, error) => (*conn, AppMessage::Alert(*error)),
+            _ => return None,
+        };
+        self.queue.pop_front();
+        Some(msg)
+    }
+
+    /// Whether the next queued action is a status for `conn` (so a status just taken is
+    /// superseded and may be coalesced with it).
+    pub fn next_is_status_for(&self, conn: ConnId) -> bool {
+        matches!(self.queue.front(), Some(Pending::Status(c, _)) if *c == conn)
     }
 
     /// Feeds one event. Expired timers are handled first (as by [`Machine::poll`]). On `Err`
