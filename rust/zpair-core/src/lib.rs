@@ -36,6 +36,7 @@ pub mod storage;
 pub mod payload;
 pub mod client;
 pub mod device;
+pub mod factory;
 pub mod activation;
 
 /// The protocol version this crate speaks on every transport.
