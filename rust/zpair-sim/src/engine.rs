@@ -94,6 +94,18 @@ struct Conn {
     stats: LinkStats,
     /// The last thing on this link was an app packet (a device packet then completes a round trip).
     awaiting_reply: bool,
+    /// BLE: the app has not spoken yet (no MTU exchange, no write). A peripheral cannot notify
+    /// before that, so packets wait in `queued`.
+    ready: bool,
+    queued: Vec<Vec<u8>>,
+    /// Closed by the device while not ready: closes once the queued packets went out.
+    closing: bool,
+}
+
+impl Conn {
+    fn new(mode: Mode, link: Link, stats: LinkStats) -> Self {
+        Conn { mode, link, stats, awaiting_reply: false, ready: mode != Mode::Ble, queued: Vec::new(), closing: false }
+    }
 }
 
 struct Peer {
@@ -285,7 +297,7 @@ impl Engine {
                 if mode == Mode::Ble {
                     stats.mtu = Some(zpair_core::frame::gatt::ATT_MTU_MIN);
                 }
-                self.io.conns.insert(conn, Conn { mode, link, stats, awaiting_reply: false });
+                self.io.conns.insert(conn, Conn::new(mode, link, stats));
                 self.io.emit(SimEvent::AppConnected { conn, mode });
                 tracing::info!(conn = conn.0, mode = mode.name(), "app connected");
                 self.device.app_connected(now, conn, mode);
@@ -298,9 +310,14 @@ impl Engine {
                     c.stats.mtu = Some(mtu);
                     self.io.emit(SimEvent::MtuExchanged { conn, mtu });
                 }
+                self.io.make_ready(conn);
             }
             Input::Packet { conn, packet, cost } => {
+                self.io.make_ready(conn);
                 let Some(c) = self.io.conns.get_mut(&conn) else { return true };
+                if c.closing {
+                    return true;
+                }
                 c.stats.packets_rx += 1;
                 c.stats.frames_rx += cost.frames;
                 c.stats.bytes_rx += cost.bytes;
@@ -313,9 +330,13 @@ impl Engine {
                 if let Some(e) = error {
                     tracing::warn!(conn = conn.0, error = %e, "framing error: connection dropped");
                 }
-                if self.io.conns.contains_key(&conn) {
-                    self.io.close_conn(conn);
-                    self.device.app_disconnected(now, conn);
+                match self.io.conns.get(&conn) {
+                    Some(c) if c.closing => self.io.finish_close(conn),
+                    Some(_) => {
+                        self.io.close_conn(conn);
+                        self.device.app_disconnected(now, conn);
+                    }
+                    None => {}
                 }
             }
             Input::Udp { from, datagram } => self.udp(now, from, datagram),
@@ -361,7 +382,7 @@ impl Engine {
             self.io.peers.insert(from, Peer { conn, open: true, last_rx: Vec::new(), replies: Vec::new() });
             let mut stats = LinkStats::new(conn, Mode::Wired);
             stats.mtu = None;
-            self.io.conns.insert(conn, Conn { mode: Mode::Wired, link: Link::Udp { peer: from }, stats, awaiting_reply: false });
+            self.io.conns.insert(conn, Conn::new(Mode::Wired, Link::Udp { peer: from }, stats));
             self.io.emit(SimEvent::AppConnected { conn, mode: Mode::Wired });
             tracing::info!(conn = conn.0, %from, "wired app connected");
             self.device.app_connected(now, conn, Mode::Wired);
@@ -718,12 +739,45 @@ impl Io {
 
     /// Sends a packet to a connection and keeps the counters.
     fn send(&mut self, conn: ConnId, packet: &[u8]) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if c.closing {
+            return;
+        }
+        if !c.ready {
+            c.queued.push(packet.to_vec());
+            return;
+        }
+        self.transmit(conn, packet);
+    }
+
+    /// The app spoke on a BLE link: packets that waited go out (and a pending close happens).
+    fn make_ready(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if c.ready {
+            return;
+        }
+        c.ready = true;
+        let queued = std::mem::take(&mut c.queued);
+        let closing = c.closing;
+        for p in &queued {
+            self.transmit(conn, p);
+        }
+        if closing {
+            self.finish_close(conn);
+        }
+    }
+
+    fn finish_close(&mut self, conn: ConnId) {
+        let Some(mut c) = self.conns.remove(&conn) else { return };
+        c.link.close();
+        c.stats.closed = true;
+        self.closed_stats.push(c.stats);
+    }
+
+    fn transmit(&mut self, conn: ConnId, packet: &[u8]) {
         let at_ms = self.now();
         let udp = self.wired.as_ref().map(|(_, s, _)| s);
         let Some(c) = self.conns.get_mut(&conn) else { return };
-        if c.stats.closed {
-            return;
-        }
         if packet.first() == Some(&zpair_core::session::TYPE_ALERT) {
             let error = PairError::from_code(packet.get(1).copied().unwrap_or(0));
             tracing::info!(conn = conn.0, error = error.name(), "alert sent");
@@ -753,6 +807,18 @@ impl Io {
     }
 
     fn close_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if !c.ready && !c.queued.is_empty() && !c.closing {
+                // Not ready to notify: close after the queued refusal went out.
+                c.closing = true;
+                tracing::info!(conn = conn.0, mode = c.mode.name(), "app disconnected (after its pending packets)");
+                self.emit(SimEvent::AppDisconnected { conn });
+                return;
+            }
+            if c.closing {
+                return;
+            }
+        }
         let Some(mut c) = self.conns.remove(&conn) else { return };
         c.link.close();
         if let Link::Udp { peer } = c.link {
