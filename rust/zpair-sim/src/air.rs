@@ -279,6 +279,15 @@ impl Air {
         self.dir.join("ble").join(format!("{device_hex}.sock"))
     }
 
+    /// Removes whatever a device published (a killed device leaves its files behind).
+    pub fn forget_device(&self, device: zpair_core::types::DeviceId) {
+        let hex = format!("{:016x}", device.0);
+        remove(&self.softap_path(&format!("zpair-{}", &hex[12..])));
+        remove(&self.ble_path(&hex));
+        remove(&self.ble_socket_path(&hex));
+        remove(&self.cellular_path(&hex));
+    }
+
     pub(crate) fn softap_path(&self, ssid: &str) -> PathBuf {
         self.dir.join("softap").join(format!("{ssid}.json"))
     }

@@ -243,7 +243,12 @@ impl Engine {
     /// Runs until [`Control::Stop`].
     pub fn run(mut self, storage_corrupt: bool) {
         let now = self.io.now();
-        self.io.emit(SimEvent::Booted { state: self.device.machine().state(), storage_corrupt });
+        let state = self.device.machine().state();
+        self.io.emit(SimEvent::Booted { state, storage_corrupt });
+        if self.io.s.crash == Some(CrashPoint::AtState(state)) {
+            self.io.publish(&self.device, true);
+            crash::kill_self(state.name());
+        }
         self.drain(now);
         loop {
             let now = self.io.now();

@@ -292,6 +292,8 @@ impl SimDevice {
         let machine = Config::new(ConfigParams { modes, ..cfg.machine })
             .map_err(|e| SimError::Config(format!("machine: {e}")))?;
         let air = Air::new(&cfg.air_dir)?;
+        // A previous run of this device that was killed left its radio files behind.
+        air.forget_device(factory.device);
         let mut storage = storage::FileStorage::open(&cfg.data_dir, cfg.storage_mode)?;
         if let Some(CrashPoint::InWrite(n)) = cfg.crash {
             storage.crash_in_write(n);

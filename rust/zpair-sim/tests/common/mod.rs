@@ -624,3 +624,8 @@ pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// The secrets registered so far.
+pub fn secrets_snapshot() -> Vec<String> {
+    secrets().lock().unwrap().clone()
+}
