@@ -161,6 +161,26 @@ impl SimConfig {
     }
 }
 
+impl SimConfig {
+    /// Short radio and modem delays for tests and demos: 10 ms joins, 50 ms DHCP timeout, 5 ms
+    /// scans, announcements every 50 ms, 10 ms modem attach (50 ms timeout and retry), 50 ms
+    /// bind-poll retry, 50–400 ms activation backoff. The machine's window, session and
+    /// deadline timers are left as they are.
+    pub fn fast(mut self) -> Self {
+        self.join_delay_ms = 10;
+        self.dhcp_timeout_ms = 50;
+        self.scan_delay_ms = 5;
+        self.announce_interval_ms = 50;
+        self.modem.attach_delay_ms = 10;
+        self.modem.attach_timeout_ms = 50;
+        self.modem.retry_ms = 50;
+        self.bind_retry_ms = 50;
+        self.machine.backoff_base_ms = 50;
+        self.machine.backoff_cap_ms = 400;
+        self
+    }
+}
+
 /// Why a simulated device could not start.
 #[derive(Debug)]
 pub enum SimError {

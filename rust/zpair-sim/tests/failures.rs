@@ -118,7 +118,7 @@ fn wrong_setup_codes_are_counted_and_lock_the_window() {
     let dev = SimDevice::start(cfg).unwrap();
     let right = env.setup_code(0).expose();
     let wrong = SetupCode::new(if right == 20_202_021 { 20_202_022 } else { 20_202_021 }).unwrap();
-    secret("20202021");
+    secret(&format!("{:08}", wrong.expose()));
     for n in 1..=3u8 {
         let mut app = App::new(BleApp::connect_to(&env.air, env.device_id(0), 247));
         assert_eq!(app.handshake(&wrong, env.device_id(0), None), Err(PairError::WrongSetupCode));

@@ -183,7 +183,7 @@ impl Env {
     /// A device configuration with short timers.
     pub fn device_config(&self, i: usize, modes: Modes) -> SimConfig {
         let factory = zpair_sim::factory::load(&self.factory_path(i)).unwrap();
-        let mut cfg = SimConfig::new(factory, self.data_dir(i), self.air.dir(), &self.base);
+        let mut cfg = SimConfig::new(factory, self.data_dir(i), self.air.dir(), &self.base).fast();
         cfg.ca_pem = Some(self.ca_pem.clone());
         cfg.modes = modes;
         cfg.machine = ConfigParams {
@@ -192,18 +192,9 @@ impl Env {
             deadline_ms: 20_000,
             max_attempts: 5,
             lockout_ms: 60_000,
-            backoff_base_ms: 50,
-            backoff_cap_ms: 400,
             modes,
+            ..cfg.machine
         };
-        cfg.join_delay_ms = 10;
-        cfg.dhcp_timeout_ms = 50;
-        cfg.scan_delay_ms = 5;
-        cfg.announce_interval_ms = 50;
-        cfg.modem.attach_delay_ms = 10;
-        cfg.modem.attach_timeout_ms = 50;
-        cfg.modem.retry_ms = 50;
-        cfg.bind_retry_ms = 50;
         cfg.cloud_timeout_ms = 5_000;
         cfg
     }
