@@ -171,3 +171,44 @@ fn an_activated_device_restarts_activated_and_reconnects() {
     dev.stop();
     assert_no_secret_in_logs();
 }
+
+#[test]
+fn two_devices_share_the_air_and_a_subscriber_sees_the_whole_pairing() {
+    let env = Env::start(2);
+    let a = SimDevice::start(env.device_config(0, Modes::SOFTAP.union(Modes::BLE))).unwrap();
+    let b = SimDevice::start(env.device_config(1, Modes::BLE)).unwrap();
+    let events = b.subscribe();
+    let hex_b = format!("{:016x}", env.device_id(1).0);
+    wait_until(T, || (env.air.ble_adverts().len() == 2).then_some(())).expect("both advertise");
+    assert_eq!(env.air.softaps().len(), 1);
+    // Pair B over BLE while A keeps advertising.
+    let token = env.token();
+    let mut app = App::new(BleApp::connect_to(&env.air, env.device_id(1), 185));
+    assert_eq!(app.link.mtu, 185);
+    let first = provision(Some(wifi(HOME_SSID, HOME_PASS)), &token, None);
+    app.handshake(&env.setup_code(1), env.device_id(1), Some(&first)).unwrap();
+    b.wait_for_state(State::Activated, T).unwrap();
+    assert_eq!(a.state(), State::WindowOpen);
+    assert!(env.air.ble_adverts().iter().all(|ad| ad.device != hex_b));
+    let seen: Vec<SimEvent> = events.try_iter().map(|e| e.event).collect();
+    let pos = |f: &dyn Fn(&SimEvent) -> bool| seen.iter().position(|e| f(e)).unwrap_or_else(|| panic!("{seen:?}"));
+    let connected = pos(&|e| matches!(e, SimEvent::AppConnected { mode: Mode::Ble, .. }));
+    let mtu = pos(&|e| matches!(e, SimEvent::MtuExchanged { mtu: 185, .. }));
+    let join = pos(&|e| matches!(e, SimEvent::JoinStarted { ssid: Some(s), .. } if s == HOME_SSID));
+    let up = pos(&|e| matches!(e, SimEvent::NetworkUp { .. }));
+    let activated = pos(&|e| matches!(e, SimEvent::Activated { .. }));
+    let persisted = pos(&|e| matches!(e, SimEvent::Persisted { reason: zpair_core::machine::PersistReason::Commit, .. }));
+    let done = pos(&|e| matches!(e, SimEvent::Done { mode: Mode::Ble }));
+    assert!(connected < mtu && mtu < join && join < up && up < activated && activated < persisted && persisted < done);
+    // Then A, over its SoftAP, with the other user-facing path (the app picks the AP by SSID).
+    let mut app = App::new(SoftApApp::join(&env.air, env.device_id(0)));
+    let first = provision(Some(wifi(HOME_SSID, HOME_PASS)), &env.token(), None);
+    app.handshake(&env.setup_code(0), env.device_id(0), Some(&first)).unwrap();
+    a.wait_for_state(State::Activated, T).unwrap();
+    assert_eq!(env.devices().len(), 2);
+    a.stop();
+    b.stop();
+    env.register_stored_secret(0);
+    env.register_stored_secret(1);
+    assert_no_secret_in_logs();
+}
