@@ -191,7 +191,7 @@ fn two_devices_share_the_air_and_a_subscriber_sees_the_whole_pairing() {
     assert_eq!(a.state(), State::WindowOpen);
     assert!(env.air.ble_adverts().iter().all(|ad| ad.device != hex_b));
     let seen: Vec<SimEvent> = events.try_iter().map(|e| e.event).collect();
-    let pos = |f: &dyn Fn(&SimEvent) -> bool| seen.iter().position(|e| f(e)).unwrap_or_else(|| panic!("{seen:?}"));
+    let pos = |f: &dyn Fn(&SimEvent) -> bool| seen.iter().position(f).unwrap_or_else(|| panic!("{seen:?}"));
     let connected = pos(&|e| matches!(e, SimEvent::AppConnected { mode: Mode::Ble, .. }));
     let mtu = pos(&|e| matches!(e, SimEvent::MtuExchanged { mtu: 185, .. }));
     let join = pos(&|e| matches!(e, SimEvent::JoinStarted { ssid: Some(s), .. } if s == HOME_SSID));
