@@ -256,3 +256,19 @@ fn wired_without_link_reports_no_link() {
     dev.stop();
     assert_no_secret_in_logs();
 }
+
+#[test]
+fn a_cloud_certificate_the_device_does_not_trust_is_reported_as_such() {
+    let env = Env::start(1);
+    let other = env.dir.path().join("other-ca");
+    let files = zpair_cloud::tls::ensure_certificates(&other, &[]).unwrap();
+    let mut cfg = env.device_config(0, Modes::BLE);
+    cfg.ca_pem = Some(std::fs::read(files.ca_cert).unwrap());
+    let dev = SimDevice::start(cfg).unwrap();
+    let seen = pair_ble(&env, &dev, HOME_PASS).unwrap();
+    assert_eq!(seen.last().map(|s| (s.state, s.error)), Some((PairState::WindowOpen, Some(PairError::CloudCertificate))));
+    assert!(dev.count_events(|e| *e == SimEvent::ActivationFailed(PairError::CloudCertificate)) >= 1);
+    assert!(env.device_view(0).is_none());
+    dev.stop();
+    assert_no_secret_in_logs();
+}
