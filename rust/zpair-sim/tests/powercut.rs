@@ -149,7 +149,7 @@ fn crash_run(env: &Env, run: usize, factory: &Path, storage: &str, mode: Storage
     let mut p = Proc::spawn(env, factory, &data, storage, Some(crash), env.dir.path().join(format!("run-{run}-a.log")));
     let token = env.token();
     let paired = try_pair(env, &mut p, &token);
-    let ended = p.wait_exit(if paired { Duration::from_millis(300) } else { Duration::from_secs(5) });
+    let ended = p.wait_exit(if paired { Duration::from_secs(2) } else { Duration::from_secs(5) });
     let log = p.log();
     let reached = log.contains("crash point reached");
     assert_eq!(ended, reached, "{crash}: the process ends exactly when it reaches its crash point");

@@ -237,6 +237,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     cfg.crash = args.crash_at;
     let air = Air::new(&air_dir)?;
 
+    // SIGINT/SIGTERM: stop cleanly (the device's radio files leave the air). SIGKILL stays a
+    // power cut.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
     let handle = SimDevice::start(cfg)?;
     let events = handle.subscribe();
     for e in handle.timeline() {
@@ -244,7 +250,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut out = std::io::stdout();
     loop {
-        match events.recv_timeout(Duration::from_millis(500)) {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::info!("signal: stopping");
+            handle.stop();
+            return Ok(());
+        }
+        match events.recv_timeout(Duration::from_millis(100)) {
             Ok(e) => {
                 show(&args, &air, &handle, &e);
                 if args.exit_when_activated && matches!(e.event, SimEvent::Done { .. }) {
