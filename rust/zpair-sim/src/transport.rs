@@ -3,7 +3,7 @@
 //! `docs/transports.md`.
 //!
 //! Acceptor and reader threads only move bytes: they turn connections, frames and closes into
-//! [`Input`]s for the device thread, which owns every writer ([`Link`]) and all state.
+//! inputs for the device thread, which owns every writer and all state.
 
 use crate::engine::Input;
 use socket2::{Domain, SockAddr, Socket, Type};
