@@ -189,7 +189,19 @@ impl<'l> Session<'l> {
         let n = app
             .start_with_setup_code(&target.code, target.device, mode, &mut buf)
             .map_err(|e| protocol(e, "the pairing request could not be built"))?;
-        let response = link.request(&buf[..n], timeouts.reply).map_err(|e| link_failure(&e, "to the pairing request"))?;
+        let response = match link.request(&buf[..n], timeouts.reply) {
+            Ok(r) => r,
+            Err(e) => {
+                // A device that refuses the connection (busy, locked out, window closed) sends
+                // an alert and closes: read it if it is there.
+                if let Ok(packet) = link.recv(Duration::from_millis(300)) {
+                    if let Ok(session::Packet::Alert(code)) = session::parse_packet(&packet) {
+                        return Err(CliError::pair(code, format!("device {} refused the session", target.device)));
+                    }
+                }
+                return Err(link_failure(&e, "to the pairing request"));
+            }
+        };
         let first = first.map(encode).transpose()?;
         let mut confirm = Zeroizing::new(vec![0u8; session::pair_confirm_len(Some(MAX_PLAINTEXT_LEN.min(600)))]);
         let n = match app.handle_pair_response(&response, first.as_deref().map(|v| v.as_slice()), &mut confirm) {
@@ -334,6 +346,10 @@ enum Verdict {
     Continue,
     Activated,
     Failed(CliError),
+    /// `SessionOpen` with an error: either the device's last error (sent when a session
+    /// opens, followed at once by the answer to the credentials) or the refusal of the
+    /// credentials (nothing follows).
+    Refused(CliError, PairError),
 }
 
 fn judge(s: &Status, p: &mut Progress<'_>) -> Verdict {
@@ -343,7 +359,7 @@ fn judge(s: &Status, p: &mut Progress<'_>) -> Verdict {
             PairState::WindowOpen | PairState::RolledBack | PairState::Idle => {
                 Verdict::Failed(CliError::pair(e, "the device reported").with_hint("its pairing window is open again"))
             }
-            PairState::SessionOpen => Verdict::Failed(CliError::pair(e, "the device refused the credentials")),
+            PairState::SessionOpen => Verdict::Refused(CliError::pair(e, "the device refused the credentials"), e),
             _ => {
                 let retry = if s.attempt > 0 { format!(", attempt {}", u32::from(s.attempt) + 1) } else { String::new() };
                 p.obs.event(&Event::note(format!("{}; the device retries{retry}", crate::error::describe(e))));
@@ -400,10 +416,17 @@ pub fn pair(
     };
     let mut next = Ok(first);
     let mut last_heard = Instant::now();
+    let mut refused: Option<(CliError, PairError)> = None;
     loop {
+        if let Some((e, _)) = refused.take_if(|_| !matches!(next, Ok(DeviceToApp::Status(_)))) {
+            return Err(e);
+        }
         match next {
             Ok(DeviceToApp::Status(st)) => {
                 last_heard = Instant::now();
+                if let Some((_, last)) = refused.take() {
+                    p.obs.event(&Event::note(format!("the device's previous attempt had failed: {}", crate::error::describe(last))));
+                }
                 match judge(&st, &mut p) {
                     Verdict::Continue => {}
                     Verdict::Activated => {
@@ -411,6 +434,12 @@ pub fn pair(
                         return Ok(outcome(ConfirmedBy::Device, start));
                     }
                     Verdict::Failed(e) => return Err(e),
+                    Verdict::Refused(e, code) => {
+                        // Whatever answers the credentials follows at once, if anything.
+                        refused = Some((e, code));
+                        next = s.recv(timeouts.reply.min(Duration::from_millis(1500)));
+                        continue;
+                    }
                 }
             }
             Ok(_) => {}
