@@ -301,6 +301,13 @@ impl Human {
     }
 }
 
+impl Drop for Human {
+    fn drop(&mut self) {
+        // A step still running when the command ends did not finish: mark it failed.
+        self.finish_current(false, "");
+    }
+}
+
 impl Observer for Human {
     fn event(&mut self, e: &Event) {
         match e {

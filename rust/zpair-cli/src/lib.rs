@@ -18,7 +18,9 @@
 pub mod air;
 pub mod cloud;
 pub mod commission;
+pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod discover;
 pub mod error;
 pub mod events;
