@@ -231,10 +231,20 @@ impl Cloud {
         endpoint_of(&self.settings.url, &self.settings.region)
     }
 
-    /// A watch of this device's activation, relative to what the cloud says now.
-    pub fn watch(&self, device: DeviceId) -> Result<CloudWatch<'_>, CliError> {
-        let before = self.device(device)?.and_then(|d| d.activated_at_ms);
-        Ok(CloudWatch { cloud: self, before, reconnect: None })
+    /// A watch of this device's activation, relative to what the cloud says now. If the
+    /// cloud cannot be asked now, an activation counts when it is more recent than a minute
+    /// before this call (by this computer's clock).
+    pub fn watch(&self, device: DeviceId) -> CloudWatch<'_> {
+        let before = match self.device(device) {
+            Ok(d) => Baseline::Known(d.and_then(|d| d.activated_at_ms)),
+            Err(_) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                Baseline::After(now.saturating_sub(60_000))
+            }
+        };
+        CloudWatch { cloud: self, before, reconnect: None }
     }
 }
 
@@ -249,6 +259,15 @@ pub fn endpoint_of(url: &str, region: &str) -> Option<CloudEndpoint> {
     CloudEndpoint::new(region.as_bytes(), Some(host.as_bytes()), port).ok()
 }
 
+/// What "activated by this pairing" is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Baseline {
+    /// The activation time the cloud had before the pairing.
+    Known(Option<u64>),
+    /// Unknown: an activation at or after this time (ms since the epoch) counts.
+    After(u64),
+}
+
 /// A way to reach a device again.
 pub type Reconnect<'c> = Box<dyn FnMut() -> Option<Box<dyn crate::link::Link>> + 'c>;
 
@@ -256,7 +275,7 @@ pub type Reconnect<'c> = Box<dyn FnMut() -> Option<Box<dyn crate::link::Link>> +
 /// activation time), plus an optional way to reach the device again.
 pub struct CloudWatch<'c> {
     cloud: &'c Cloud,
-    before: Option<u64>,
+    before: Baseline,
     /// How to reach the device again (SoftAP: its AP came back).
     pub reconnect: Option<Reconnect<'c>>,
 }
@@ -265,8 +284,11 @@ impl Watch for CloudWatch<'_> {
     fn activated(&mut self, device: DeviceId) -> Result<Option<String>, CliError> {
         let d = self.cloud.device(device)?;
         Ok(d.and_then(|d| {
-            (d.status == DeviceStatus::Activated && d.activated_at_ms != self.before)
-                .then(|| d.cloud_device_id.unwrap_or_default())
+            let new = match self.before {
+                Baseline::Known(before) => d.activated_at_ms != before,
+                Baseline::After(t) => d.activated_at_ms.is_some_and(|a| a >= t),
+            };
+            (d.status == DeviceStatus::Activated && new).then(|| d.cloud_device_id.unwrap_or_default())
         }))
     }
 

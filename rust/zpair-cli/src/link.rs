@@ -162,6 +162,9 @@ pub struct BleLink {
     mtu: u16,
     tx: GattTx,
     rx: GattRx,
+    /// Packets that arrived before the MTU exchange finished (a refusal alert).
+    pending: std::collections::VecDeque<Vec<u8>>,
+    closed: bool,
 }
 
 impl std::fmt::Debug for BleLink {
@@ -180,13 +183,37 @@ impl BleLink {
         let addr = SockAddr::unix(socket).map_err(LinkError::Io)?;
         sock.connect(&addr).map_err(io_err)?;
         sock.set_write_timeout(Some(timeout)).map_err(LinkError::Io)?;
-        let mut link = BleLink { sock, mtu: frame::gatt::ATT_MTU_MIN, tx: GattTx::new(), rx: GattRx::new() };
+        let mut link = BleLink {
+            sock,
+            mtu: frame::gatt::ATT_MTU_MIN,
+            tx: GattTx::new(),
+            rx: GattRx::new(),
+            pending: Default::default(),
+            closed: false,
+        };
         let [lo, hi] = client_mtu.to_le_bytes();
         link.write_datagram(&[0x02, lo, hi])?;
-        let answer = link.read_datagram(timeout)?;
-        let server = match answer.as_slice() {
-            [0x03, lo, hi] => u16::from_le_bytes([*lo, *hi]),
-            _ => return Err(LinkError::Frame(FrameError::InvalidMtu)),
+        let deadline = Instant::now() + timeout;
+        let server = loop {
+            let answer = match link.read_datagram(deadline.saturating_duration_since(Instant::now())) {
+                Ok(a) => a,
+                // A device that refuses the connection notifies an alert (at the default MTU)
+                // and disconnects, possibly before answering the exchange: keep the alert.
+                Err(LinkError::Closed) if !link.pending.is_empty() => {
+                    link.closed = true;
+                    return Ok(link);
+                }
+                Err(e) => return Err(e),
+            };
+            match answer.as_slice() {
+                [0x03, lo, hi] => break u16::from_le_bytes([*lo, *hi]),
+                fragment => {
+                    if let Some(p) = link.rx.push(fragment).map_err(LinkError::Frame)? {
+                        let p = p.to_vec();
+                        link.pending.push_back(p);
+                    }
+                }
+            }
         };
         link.mtu = client_mtu.min(server).clamp(frame::gatt::ATT_MTU_MIN, frame::gatt::ATT_MTU_MAX);
         link.rx.set_mtu(link.mtu).map_err(LinkError::Frame)?;
@@ -226,6 +253,9 @@ impl Link for BleLink {
     }
 
     fn send(&mut self, packet: &[u8]) -> Result<(), LinkError> {
+        if self.closed {
+            return Err(LinkError::Closed);
+        }
         let mut frags = Vec::new();
         {
             let mut f = self.tx.fragment(packet, self.mtu).map_err(LinkError::Frame)?;
@@ -241,6 +271,12 @@ impl Link for BleLink {
     }
 
     fn recv(&mut self, timeout: Duration) -> Result<Vec<u8>, LinkError> {
+        if let Some(p) = self.pending.pop_front() {
+            return Ok(p);
+        }
+        if self.closed {
+            return Err(LinkError::Closed);
+        }
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -2,7 +2,7 @@
 //! pair → activated, a Wi-Fi scan through the device, and the cellular bind.
 
 use crate::air::Air;
-use crate::cloud::Cloud;
+use crate::cloud::{Cloud, Token};
 use crate::commission::{self, ConfirmedBy, PairOutcome, Target, Timeouts, Watch};
 use crate::discover::{self, ConnectOptions, Endpoint, Found, Selector};
 use crate::error::{CliError, ExitClass};
@@ -109,6 +109,18 @@ pub fn pair(
     cloud: &Cloud,
     obs: &mut dyn Observer,
 ) -> Result<PairOutcome, CliError> {
+    pair_with_token(job, air, listener, cloud, None, obs)
+}
+
+/// [`pair`] with a token fetched beforehand (`None`: fetch one now).
+pub fn pair_with_token(
+    job: &PairJob,
+    air: &Air,
+    listener: Option<&AnnounceListener>,
+    cloud: &Cloud,
+    token: Option<Token>,
+    obs: &mut dyn Observer,
+) -> Result<PairOutcome, CliError> {
     if job.mode == Mode::Cellular {
         return Err(CliError::usage("cellular devices are not paired over a session", "use `zpair bind-qr`"));
     }
@@ -121,15 +133,21 @@ pub fn pair(
     let sel = job.selector();
     let found = discover_for(job.mode, &sel, air, listener, job.discover_wait, obs)?;
     let product = job.source.product().or(found[0].product);
-    obs.event(&Event::started(Step::Token, format!("from {}", cloud.settings().url)));
-    let token = cloud.request_token(product)?;
-    obs.event(&Event::done(Step::Token, format!("token {} valid {} s", token.token_id, token.expires_in_s)));
+    let token = match token {
+        Some(t) => t,
+        None => {
+            obs.event(&Event::started(Step::Token, format!("from {}", cloud.settings().url)));
+            let t = cloud.request_token(product)?;
+            obs.event(&Event::done(Step::Token, format!("token {} valid {} s", t.token_id, t.expires_in_s)));
+            t
+        }
+    };
     let wifi = if job.mode.needs_wifi() { job.wifi.clone() } else { None };
     let provision = commission::provision(wifi, token.token.clone(), cloud.endpoint());
     let n = found.len();
     for (i, f) in found.iter().enumerate() {
         let target = Target { device: f.device, product: f.product.or(product), code: job.source.setup_code().clone() };
-        let mut watch = cloud.watch(f.device)?;
+        let mut watch = cloud.watch(f.device);
         if let Endpoint::SoftAp { ssid, .. } = &f.endpoint {
             let (air, ssid, timeout) = (air.clone(), ssid.clone(), job.connect.timeout);
             watch.reconnect = Some(Box::new(move || {
@@ -196,7 +214,7 @@ pub fn bind_qr(payload: &str, cloud: &Cloud, deadline: Duration, obs: &mut dyn O
     let source = SetupSource::payload(payload)?;
     let device = source.device().ok_or_else(|| CliError::usage("the payload names no device", ""))?;
     let start = Instant::now();
-    let mut watch = cloud.watch(device)?;
+    let mut watch = cloud.watch(device);
     obs.event(&Event::started(Step::Bind, format!("device {device} at {}", cloud.settings().url)));
     let b = cloud.bind_payload(payload)?;
     obs.event(&Event::done(Step::Bind, format!("token {} queued for the device", b.token_id)));
