@@ -75,6 +75,9 @@ pub struct CellularQr {
     /// The modem's IMEI.
     #[serde(default)]
     pub imei: String,
+    /// The modem: `attaching`, `attached`, or the error of its last attach (`sim_missing` ...).
+    #[serde(default)]
+    pub modem: String,
 }
 
 impl std::fmt::Debug for CellularQr {
@@ -160,14 +163,15 @@ impl Air {
         read_json(&self.dir.join("softap").join(format!("{ssid}.json")))
     }
 
-    /// BLE advertisements, with their sockets.
+    /// BLE advertisements, with their sockets (adverts without a socket are left-overs of a
+    /// device that was killed, and skipped).
     pub fn ble(&self) -> Vec<BleAdvert> {
         json_files(&self.dir.join("ble"))
             .iter()
             .filter_map(|p| {
                 let mut a: BleAdvert = read_json(p)?;
                 a.socket = p.with_extension("sock");
-                Some(a)
+                a.socket.exists().then_some(a)
             })
             .collect()
     }
@@ -213,6 +217,8 @@ mod tests {
         let air = Air::new(d.path());
         assert_eq!(air.softaps().len(), 1);
         assert_eq!(air.softap("zpair-6677").unwrap().port, 40123);
+        assert!(air.ble().is_empty(), "no socket, no advert");
+        std::fs::write(d.path().join("ble/0011223344556677.sock"), "").unwrap();
         let ble = air.ble();
         assert_eq!(ble[0].discriminator, 1655);
         assert!(ble[0].socket.ends_with("ble/0011223344556677.sock"));

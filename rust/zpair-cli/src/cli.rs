@@ -707,6 +707,10 @@ fn bind_qr(ctx: &Ctx, payload: Option<String>, device: Option<String>, timeout: 
             let qr = ctx.air.cellular().into_iter().find(|q| parse_device_id(&q.device) == Some(id)).ok_or_else(|| {
                 CliError::not_found(format!("device {id} shows no QR code (air: {})", ctx.air.dir().display()), "check that it is powered and not yet activated")
             })?;
+            if !qr.modem.is_empty() && qr.modem != "attached" {
+                let why = crate::error::by_name(&qr.modem).map_or_else(|| qr.modem.clone(), |e| crate::error::describe(e).to_owned());
+                eprintln!("  note: the device's modem is not attached ({why}); it fetches its token once it is");
+            }
             Zeroizing::new(qr.payload.clone())
         }
         (None, None) => return Err(CliError::usage("give the QR code's text (ZP:...) or --device ID", "")),

@@ -161,11 +161,16 @@ pub fn cellular(air: &Air) -> Vec<Found> {
         .into_iter()
         .filter_map(|c| {
             let product = zpair_core::payload::parse(c.payload.trim()).ok().map(|p| p.product);
+            let state = match c.modem.as_str() {
+                "" | "attached" => "window_open".to_owned(),
+                "attaching" => "modem_attaching".to_owned(),
+                err => err.to_owned(),
+            };
             Some(Found {
                 mode: Mode::Cellular,
                 device: parse_device_id(&c.device)?,
                 product,
-                state: Some("window_open".into()),
+                state: Some(state),
                 endpoint: Endpoint::Cellular,
             })
         })
