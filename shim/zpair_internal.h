@@ -25,4 +25,18 @@ struct shell;
 int zpair_cmd_run(const struct shell *sh, enum zpair_cmd cmd, uint32_t value, const uint8_t *data,
 		  size_t len);
 
+/*
+ * Networks of the backends that own one (zpair_net.c dispatches to them):
+ * - the Wi-Fi station of the SoftAP and BLE modes, shim/zpair_wifi.c (ZPAIR_HAVE_WIFI);
+ * - the modem of the cellular mode, shim/zpair_cellular.c (ZPAIR_HAVE_CELLULAR).
+ * Same contract as zpair_net_connect / _status / _disconnect; outcomes that arrive later are
+ * posted as ZPAIR_IN_NET inputs with their mode.
+ */
+int zpair_wifi_connect(const struct zpair_wifi_params *wifi, uint32_t *ip4);
+int zpair_wifi_status(uint32_t *ip4);
+int zpair_wifi_disconnect(void);
+int zpair_cellular_attach(uint32_t *ip4);
+int zpair_cellular_status(uint32_t *ip4);
+int zpair_cellular_detach(void);
+
 #endif /* ZPAIR_INTERNAL_H_ */

@@ -3,8 +3,9 @@
  * SPDX-License-Identifier: Apache-2.0
  *
  * Network state for the modes that ride on an IP interface the application already runs
- * (wired: Ethernet with DHCP; offloaded sockets on native_sim). Wi-Fi station and cellular
- * attach belong to their backends (stubs in zpair_stubs.c until they exist).
+ * (wired: Ethernet with DHCP; offloaded sockets on native_sim). The Wi-Fi station (SoftAP and
+ * BLE modes) and the cellular attach belong to their backends, which this file dispatches to
+ * when the tree has them (ZPAIR_HAVE_WIFI, ZPAIR_HAVE_CELLULAR).
  *
  * Link changes are posted as ZPAIR_IN_NET inputs when CONFIG_NET_MGMT_EVENT is enabled; the
  * Rust side also polls zpair_net_status() while it waits, so that events are an optimisation.
@@ -24,7 +25,7 @@
 
 LOG_MODULE_DECLARE(zpair, CONFIG_ZPAIR_LOG_LEVEL);
 
-#if defined(CONFIG_ZPAIR_WIRED)
+#if defined(ZPAIR_HAVE_WIRED)
 
 static int wired_status(uint32_t *ip4)
 {
@@ -98,7 +99,7 @@ static void add_callbacks(void)
 }
 #endif /* CONFIG_NET_MGMT_EVENT */
 
-#endif /* CONFIG_ZPAIR_WIRED */
+#endif /* ZPAIR_HAVE_WIRED */
 
 int zpair_net_connect(uint8_t mode, const struct zpair_wifi_params *wifi, uint32_t *ip4)
 {
@@ -107,7 +108,17 @@ int zpair_net_connect(uint8_t mode, const struct zpair_wifi_params *wifi, uint32
 		return -EINVAL;
 	}
 	*ip4 = 0;
-#if defined(CONFIG_ZPAIR_WIRED)
+#if defined(ZPAIR_HAVE_WIFI)
+	if (mode == ZPAIR_MODE_SOFTAP || mode == ZPAIR_MODE_BLE) {
+		return wifi == NULL ? -EINVAL : zpair_wifi_connect(wifi, ip4);
+	}
+#endif
+#if defined(ZPAIR_HAVE_CELLULAR)
+	if (mode == ZPAIR_MODE_CELLULAR) {
+		return zpair_cellular_attach(ip4);
+	}
+#endif
+#if defined(ZPAIR_HAVE_WIRED)
 	if (mode == ZPAIR_MODE_WIRED) {
 		struct net_if *iface = net_if_get_default();
 		int rc = wired_status(ip4);
@@ -140,7 +151,17 @@ int zpair_net_status(uint8_t mode, uint32_t *ip4)
 		return -EINVAL;
 	}
 	*ip4 = 0;
-#if defined(CONFIG_ZPAIR_WIRED)
+#if defined(ZPAIR_HAVE_WIFI)
+	if (mode == ZPAIR_MODE_SOFTAP || mode == ZPAIR_MODE_BLE) {
+		return zpair_wifi_status(ip4);
+	}
+#endif
+#if defined(ZPAIR_HAVE_CELLULAR)
+	if (mode == ZPAIR_MODE_CELLULAR) {
+		return zpair_cellular_status(ip4);
+	}
+#endif
+#if defined(ZPAIR_HAVE_WIRED)
 	if (mode == ZPAIR_MODE_WIRED) {
 		return wired_status(ip4);
 	}
@@ -151,7 +172,17 @@ int zpair_net_status(uint8_t mode, uint32_t *ip4)
 
 int zpair_net_disconnect(uint8_t mode)
 {
-#if defined(CONFIG_ZPAIR_WIRED)
+#if defined(ZPAIR_HAVE_WIFI)
+	if (mode == ZPAIR_MODE_SOFTAP || mode == ZPAIR_MODE_BLE) {
+		return zpair_wifi_disconnect();
+	}
+#endif
+#if defined(ZPAIR_HAVE_CELLULAR)
+	if (mode == ZPAIR_MODE_CELLULAR) {
+		return zpair_cellular_detach();
+	}
+#endif
+#if defined(ZPAIR_HAVE_WIRED)
 	if (mode == ZPAIR_MODE_WIRED) {
 		/* The application owns the Ethernet interface: nothing to leave. */
 #if defined(CONFIG_NET_MGMT_EVENT)

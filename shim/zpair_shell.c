@@ -131,7 +131,8 @@ static int cmd_factory(const struct shell *sh, size_t argc, char **argv)
 		size_t n;
 
 		if (hex_len % 2 != 0 || total + hex_len / 2 > sizeof(data)) {
-			shell_error(sh, "expected %u bytes of hex", (unsigned int)sizeof(data));
+			shell_error(sh, "expected up to %u bytes as hex digits (pairs)",
+				    (unsigned int)sizeof(data));
 			return -EINVAL;
 		}
 		n = hex2bin(argv[i], hex_len, data + total, sizeof(data) - total);

@@ -2,8 +2,10 @@
  * Copyright (c) 2026 zpair developers
  * SPDX-License-Identifier: Apache-2.0
  *
- * The flat interface of the backends this build does not enable: every function exists and
- * answers -ENOTSUP, so the Rust glue links against one ABI whatever the Kconfig.
+ * The flat interface of the backends this build does not have (mode disabled in Kconfig, or
+ * its shim/zpair_<mode>.c not written yet; CMakeLists.txt defines ZPAIR_HAVE_<MODE> for those
+ * it compiles): every function exists and answers -ENOTSUP, so the Rust glue links against one
+ * ABI whatever the Kconfig.
  */
 #include <errno.h>
 
@@ -11,7 +13,7 @@
 
 #include <zpair/shim.h>
 
-#if !defined(CONFIG_ZPAIR_WIRED)
+#if !defined(ZPAIR_HAVE_WIRED)
 int zpair_wired_open(void)
 {
 	return -ENOTSUP;
@@ -46,9 +48,9 @@ void zpair_wired_forget(uint32_t conn)
 {
 	ARG_UNUSED(conn);
 }
-#endif /* !CONFIG_ZPAIR_WIRED */
+#endif /* !ZPAIR_HAVE_WIRED */
 
-#if !defined(CONFIG_ZPAIR_SOFTAP)
+#if !defined(ZPAIR_HAVE_SOFTAP)
 int zpair_softap_start(const uint8_t *ssid, size_t ssid_len)
 {
 	ARG_UNUSED(ssid);
@@ -74,9 +76,9 @@ int zpair_softap_close(uint32_t conn)
 	ARG_UNUSED(conn);
 	return -ENOTSUP;
 }
-#endif /* !CONFIG_ZPAIR_SOFTAP */
+#endif /* !ZPAIR_HAVE_SOFTAP */
 
-#if !defined(CONFIG_ZPAIR_SOFTAP) && !defined(CONFIG_ZPAIR_BLE)
+#if !defined(ZPAIR_HAVE_SOFTAP) && !defined(CONFIG_ZPAIR_BLE)
 /* Wi-Fi station scans: provided by the Wi-Fi backend shared by SoftAP and BLE modes. */
 int zpair_wifi_scan(void)
 {
@@ -84,7 +86,7 @@ int zpair_wifi_scan(void)
 }
 #endif
 
-#if !defined(CONFIG_ZPAIR_BLE)
+#if !defined(ZPAIR_HAVE_BLE)
 int zpair_ble_start(uint16_t discriminator, uint8_t state)
 {
 	ARG_UNUSED(discriminator);
@@ -116,16 +118,16 @@ int zpair_ble_disconnect(uint32_t conn)
 	ARG_UNUSED(conn);
 	return -ENOTSUP;
 }
-#endif /* !CONFIG_ZPAIR_BLE */
+#endif /* !ZPAIR_HAVE_BLE */
 
-#if !defined(CONFIG_ZPAIR_CELLULAR)
+#if !defined(ZPAIR_HAVE_CELLULAR)
 int zpair_cellular_show_payload(const char *payload, size_t len)
 {
 	ARG_UNUSED(payload);
 	ARG_UNUSED(len);
 	return -ENOTSUP;
 }
-#endif /* !CONFIG_ZPAIR_CELLULAR */
+#endif /* !ZPAIR_HAVE_CELLULAR */
 
 #if !defined(CONFIG_NET_SOCKETS)
 int zpair_cloud_post(const char *host, size_t host_len, uint16_t port, const char *path,
