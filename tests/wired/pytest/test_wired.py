@@ -37,9 +37,22 @@ REPO = Path(__file__).resolve().parents[3]
 ANNOUNCE_LISTEN = "127.0.0.1:45542"  # CONFIG_ZPAIR_WIRED_ANNOUNCE_ADDR/PORT of prj.conf
 
 
+# The Zephyr build's Rust settings (Debian's toolchain, build-std for the embedded target) must
+# not reach the host tools' build: they are ordinary host binaries.
+_CROSS_ONLY = ("RUSTUP_TOOLCHAIN", "RUSTC_BOOTSTRAP", "RUSTFLAGS", "CARGO_BUILD_TARGET")
+
+
+def _host_env() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _CROSS_ONLY and not k.startswith("CARGO_UNSTABLE_")
+    }
+
+
 def _cargo_build(args: list[str], cwd: Path) -> None:
     logger.info("cargo %s", " ".join(args))
-    subprocess.run(["cargo", *args], cwd=cwd, check=True, timeout=1800)
+    subprocess.run(["cargo", *args], cwd=cwd, check=True, timeout=1800, env=_host_env())
 
 
 def _cloud_bin() -> Path:
