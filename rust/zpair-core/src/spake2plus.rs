@@ -234,6 +234,16 @@ struct Blinds {
     w0_n: Point,
 }
 
+impl Blinds {
+    fn compute<C: Crypto>(crypto: &mut C, w0: &Scalar) -> Result<Self, CryptoError> {
+        let w0_m = Zeroizing::new(crypto.p256_mul(w0, Some(&M))?);
+        let w0_n = crypto.p256_mul(w0, Some(&N))?;
+        // w0*M is a valid point (the provider wrote it), so its negation is well formed.
+        let neg_w0_m = crate::crypto::p256_negate(&w0_m).ok_or(CryptoError::InvalidPoint)?;
+        Ok(Blinds { neg_w0_m, w0_n })
+    }
+}
+
 impl core::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Verifier(<redacted>)")
@@ -266,14 +276,9 @@ impl Verifier {
     /// does nothing. On a provider error the record stays as it was and each handshake
     /// computes the two points itself.
     pub fn precompute<C: Crypto>(&mut self, crypto: &mut C) -> Result<(), CryptoError> {
-        if self.blinds.is_some() {
-            return Ok(());
+        if self.blinds.is_none() {
+            self.blinds = Some(Blinds::compute(crypto, &self.w0)?);
         }
-        let w0_m = Zeroizing::new(crypto.p256_mul(&self.w0, Some(&M))?);
-        let w0_n = crypto.p256_mul(&self.w0, Some(&N))?;
-        // w0*M is a valid point (the provider wrote it), so its negation is well formed.
-        let neg_w0_m = crate::crypto::p256_negate(&w0_m).ok_or(CryptoError::InvalidPoint)?;
-        self.blinds = Some(Blinds { neg_w0_m, w0_n });
         Ok(())
     }
 
@@ -514,23 +519,20 @@ impl VerifierKeys {
         ids: &Identities<'_>,
         share_p: &Point,
     ) -> Result<Self, Spake2pError> {
-        let (t, y, share_v) = match &verifier.blinds {
-            // 1 fixed-base + 2 variable-base multiplications per handshake (with Z and V).
-            Some(b) => {
-                let t = Zeroizing::new(crypto.p256_add(share_p, &b.neg_w0_m).map_err(share_err)?);
-                let y = Zeroizing::new(crypto.p256_random_scalar()?);
-                let yg = Zeroizing::new(crypto.p256_mul(&y, None)?);
-                let share_v = crypto.p256_add(&yg, &b.w0_n)?;
-                (t, y, share_v)
-            }
-            // Not precomputed: 1 fixed-base + 4 variable-base multiplications.
+        // Precomputed: 1 fixed-base + 2 variable-base multiplications per handshake (with Z
+        // and V); otherwise w0*M and w0*N are computed here first (1 + 4).
+        let computed;
+        let b = match &verifier.blinds {
+            Some(b) => b,
             None => {
-                let t = unblind(crypto, share_p, &verifier.w0, &M)?;
-                let y = Zeroizing::new(crypto.p256_random_scalar()?);
-                let share_v = blind(crypto, &y, &verifier.w0, &N)?;
-                (t, y, share_v)
+                computed = Zeroizing::new(Blinds::compute(crypto, &verifier.w0)?);
+                &*computed
             }
         };
+        let t = Zeroizing::new(crypto.p256_add(share_p, &b.neg_w0_m).map_err(share_err)?);
+        let y = Zeroizing::new(crypto.p256_random_scalar()?);
+        let yg = Zeroizing::new(crypto.p256_mul(&y, None)?);
+        let share_v = crypto.p256_add(&yg, &b.w0_n)?;
         let z = Zeroizing::new(crypto.p256_mul(&y, Some(&t))?);
         let v = Zeroizing::new(crypto.p256_mul(&y, Some(&verifier.l))?);
         let s = key_schedule(crypto, ids, share_p, &share_v, &z, &v, &verifier.w0)?;
