@@ -8,7 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use zpair_core::crypto::{Crypto, CryptoError, Point, Scalar, AES128_KEY_LEN, CCM_NONCE_LEN, CCM_TAG_LEN, SHA256_LEN};
+use zpair_core::crypto::{
+    Crypto, CryptoError, Point, Scalar, AES128_KEY_LEN, CCM_NONCE_LEN, CCM_TAG_LEN, P256_POINT_LEN, SHA256_LEN,
+};
 use zpair_core::session::{AppSession, DeviceSession, Phase, SessionError};
 use zpair_core::spake2plus::{Secrets, Verifier};
 use zpair_core::types::{DeviceId, Mode, SetupCode};
@@ -36,6 +38,10 @@ pub enum Construction {
     /// The same with the precomputation refused, so every handshake computes `w0*M` and `w0*N`
     /// (the cost before the precomputation was introduced).
     ZpairNoPrecompute,
+    /// zpair with a provider that keeps the comb table of G across calls, as mbedTLS >= 3.1
+    /// does with its precomputed ROM table (`MBEDTLS_ECP_FIXED_POINT_OPTIM`): what the device's
+    /// mbedTLS 3.6 does, emulated on 2.28.
+    ZpairGTable,
     /// ESP-IDF security 2: SRP6a-3072 / SHA-512, SessionCmd0 + SessionCmd1.
     Sec2,
     /// ESP-IDF security 1: X25519 + PoP + AES-256-CTR, SessionCmd0 + SessionCmd1.
@@ -52,9 +58,10 @@ pub enum Construction {
 
 impl Construction {
     /// Every construction, in report order.
-    pub const ALL: [Construction; 8] = [
+    pub const ALL: [Construction; 9] = [
         Construction::Zpair,
         Construction::ZpairNoPrecompute,
+        Construction::ZpairGTable,
         Construction::Sec2,
         Construction::Sec1,
         Construction::P256Ecdh,
@@ -68,6 +75,7 @@ impl Construction {
         match self {
             Construction::Zpair => "zpair",
             Construction::ZpairNoPrecompute => "zpair-noprecompute",
+            Construction::ZpairGTable => "zpair-g-table",
             Construction::Sec2 => "sec2",
             Construction::Sec1 => "sec1",
             Construction::P256Ecdh => "p256-ecdh",
@@ -82,6 +90,7 @@ impl Construction {
         match self {
             Construction::Zpair => "zbdev_zpair_*",
             Construction::ZpairNoPrecompute => "zbdev_zpairnp_*",
+            Construction::ZpairGTable => "zbdev_zpairgt_*",
             Construction::Sec2 => "zbdev_sec2_*",
             Construction::Sec1 => "zbdev_sec1_*",
             Construction::P256Ecdh => "zbdev_p256_ecdh",
@@ -96,6 +105,7 @@ impl Construction {
         match self {
             Construction::Zpair => "zpair device: SPAKE2+ P-256 verifier + HKDF session keys (handle_pair_request + handle_pair_confirm), w0·M/w0·N precomputed",
             Construction::ZpairNoPrecompute => "zpair device before the precomputation: w0·M and w0·N computed in every handshake",
+            Construction::ZpairGTable => "zpair device with G's comb table kept, as mbedTLS ≥ 3.1's ROM table does (emulated on 2.28)",
             Construction::Sec2 => "ESP-IDF security 2 device: SRP6a-3072/SHA-512 (B = kv + g^b, u, S = (A·v^u)^b, K, M1 check, M2) + AES-256-GCM key",
             Construction::Sec1 => "ESP-IDF security 1 device: X25519 key pair + shared secret, SHA-256(PoP), CTR-DRBG, AES-256-CTR verify",
             Construction::P256Ecdh => "P-256 ECDH: key pair, peer key check, shared secret (reference)",
@@ -116,6 +126,11 @@ impl Construction {
             Construction::Zpair => Box::new(ZpairFixture::new(MbedTls::os())?),
             Construction::ZpairNoPrecompute => {
                 Box::new(ZpairNpFixture(ZpairFixture::new(RefusePrecompute::new())?))
+            }
+            Construction::ZpairGTable => {
+                // SAFETY: no arguments; builds the kept table once, before any measurement.
+                rc("p256 kept-G warm-up", unsafe { ffi::zb_p256mul_kept_warm() })?;
+                Box::new(ZpairGtFixture(ZpairFixture::new(KeptGTable::new())?))
             }
             Construction::Sec2 => Box::new(Sec2Fixture::new()?),
             Construction::Sec1 => Box::new(Sec1Fixture::new()?),
@@ -190,6 +205,116 @@ pub fn zbdev_zpairnp_confirm(
     s.handle_pair_confirm(packet, out)
 }
 
+/// The device's steps with G's comb table kept.
+#[no_mangle]
+#[inline(never)]
+pub fn zbdev_zpairgt_request(
+    s: &mut DeviceSession<KeptGTable>,
+    packet: &[u8],
+    out: &mut [u8],
+) -> Result<usize, SessionError> {
+    s.handle_pair_request(packet, out)
+}
+
+/// See [`zbdev_zpairgt_request`].
+#[no_mangle]
+#[inline(never)]
+pub fn zbdev_zpairgt_confirm(
+    s: &mut DeviceSession<KeptGTable>,
+    packet: &[u8],
+    out: &mut [u8],
+) -> Result<Option<usize>, SessionError> {
+    s.handle_pair_confirm(packet, out)
+}
+
+/// The mbedTLS provider, except that `k*G` uses one P-256 group kept across calls, so that
+/// mbedTLS builds the comb table of G once (as mbedTLS >= 3.1 ships it precomputed in ROM)
+/// instead of in every call. Same constant-time `mbedtls_ecp_mul` with coordinate blinding.
+pub struct KeptGTable {
+    inner: MbedTls<OsEntropy>,
+}
+
+impl KeptGTable {
+    /// The provider.
+    pub fn new() -> Self {
+        KeptGTable { inner: MbedTls::os() }
+    }
+}
+
+impl Default for KeptGTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! delegate_crypto {
+    () => {
+        fn fill_random(&mut self, out: &mut [u8]) -> Result<(), CryptoError> {
+            self.inner.fill_random(out)
+        }
+        fn sha256(&mut self, parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+            self.inner.sha256(parts)
+        }
+        fn hmac_sha256(&mut self, key: &[u8], parts: &[&[u8]]) -> [u8; SHA256_LEN] {
+            self.inner.hmac_sha256(key, parts)
+        }
+        fn hkdf_sha256(&mut self, salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CryptoError> {
+            self.inner.hkdf_sha256(salt, ikm, info, okm)
+        }
+        fn pbkdf2_hmac_sha256(&mut self, password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) -> Result<(), CryptoError> {
+            self.inner.pbkdf2_hmac_sha256(password, salt, iterations, out)
+        }
+        fn p256_add(&mut self, a: &Point, b: &Point) -> Result<Point, CryptoError> {
+            self.inner.p256_add(a, b)
+        }
+        fn p256_random_scalar(&mut self) -> Result<Scalar, CryptoError> {
+            self.inner.p256_random_scalar()
+        }
+        fn p256_reduce(&mut self, wide: &[u8]) -> Result<Scalar, CryptoError> {
+            self.inner.p256_reduce(wide)
+        }
+        fn aes128_ccm_seal(
+            &mut self,
+            key: &[u8; AES128_KEY_LEN],
+            nonce: &[u8; CCM_NONCE_LEN],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &mut [u8; CCM_TAG_LEN],
+        ) -> Result<(), CryptoError> {
+            self.inner.aes128_ccm_seal(key, nonce, aad, buf, tag)
+        }
+        fn aes128_ccm_open(
+            &mut self,
+            key: &[u8; AES128_KEY_LEN],
+            nonce: &[u8; CCM_NONCE_LEN],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &[u8; CCM_TAG_LEN],
+        ) -> Result<(), CryptoError> {
+            self.inner.aes128_ccm_open(key, nonce, aad, buf, tag)
+        }
+    };
+}
+
+impl Crypto for KeptGTable {
+    delegate_crypto!();
+    fn p256_mul(&mut self, k: &Scalar, p: Option<&Point>) -> Result<Point, CryptoError> {
+        match p {
+            Some(_) => self.inner.p256_mul(k, p),
+            None => {
+                let mut out = [0u8; P256_POINT_LEN];
+                // SAFETY: `k` is 32 readable bytes, `out` 65 writable bytes.
+                let r = unsafe { ffi::zbdev_p256mul_kept_g(k.as_ptr(), out.as_mut_ptr()) };
+                if r == 0 {
+                    Ok(out)
+                } else {
+                    Err(CryptoError::Backend(r))
+                }
+            }
+        }
+    }
+}
+
 /// The mbedTLS provider, except that it refuses its first point multiplication: the first of
 /// `DeviceSession::new`'s precomputation, which then gives up. The session then computes `w0*M`
 /// and `w0*N` in every handshake, which is exactly zpair's cost before the precomputation
@@ -213,56 +338,13 @@ impl Default for RefusePrecompute {
 }
 
 impl Crypto for RefusePrecompute {
-    fn fill_random(&mut self, out: &mut [u8]) -> Result<(), CryptoError> {
-        self.inner.fill_random(out)
-    }
-    fn sha256(&mut self, parts: &[&[u8]]) -> [u8; SHA256_LEN] {
-        self.inner.sha256(parts)
-    }
-    fn hmac_sha256(&mut self, key: &[u8], parts: &[&[u8]]) -> [u8; SHA256_LEN] {
-        self.inner.hmac_sha256(key, parts)
-    }
-    fn hkdf_sha256(&mut self, salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), CryptoError> {
-        self.inner.hkdf_sha256(salt, ikm, info, okm)
-    }
-    fn pbkdf2_hmac_sha256(&mut self, password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) -> Result<(), CryptoError> {
-        self.inner.pbkdf2_hmac_sha256(password, salt, iterations, out)
-    }
+    delegate_crypto!();
     fn p256_mul(&mut self, k: &Scalar, p: Option<&Point>) -> Result<Point, CryptoError> {
         if self.refuse > 0 {
             self.refuse -= 1;
             return Err(CryptoError::Backend(-1));
         }
         self.inner.p256_mul(k, p)
-    }
-    fn p256_add(&mut self, a: &Point, b: &Point) -> Result<Point, CryptoError> {
-        self.inner.p256_add(a, b)
-    }
-    fn p256_random_scalar(&mut self) -> Result<Scalar, CryptoError> {
-        self.inner.p256_random_scalar()
-    }
-    fn p256_reduce(&mut self, wide: &[u8]) -> Result<Scalar, CryptoError> {
-        self.inner.p256_reduce(wide)
-    }
-    fn aes128_ccm_seal(
-        &mut self,
-        key: &[u8; AES128_KEY_LEN],
-        nonce: &[u8; CCM_NONCE_LEN],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &mut [u8; CCM_TAG_LEN],
-    ) -> Result<(), CryptoError> {
-        self.inner.aes128_ccm_seal(key, nonce, aad, buf, tag)
-    }
-    fn aes128_ccm_open(
-        &mut self,
-        key: &[u8; AES128_KEY_LEN],
-        nonce: &[u8; CCM_NONCE_LEN],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8; CCM_TAG_LEN],
-    ) -> Result<(), CryptoError> {
-        self.inner.aes128_ccm_open(key, nonce, aad, buf, tag)
     }
 }
 
@@ -317,6 +399,14 @@ impl Fixture for ZpairFixture<MbedTls<OsEntropy>> {
 }
 
 struct ZpairNpFixture(ZpairFixture<RefusePrecompute>);
+
+struct ZpairGtFixture(ZpairFixture<KeptGTable>);
+
+impl Fixture for ZpairGtFixture {
+    fn run(&mut self) -> Result<Duration, String> {
+        self.0.run_with(zbdev_zpairgt_request, zbdev_zpairgt_confirm)
+    }
+}
 
 impl Fixture for ZpairNpFixture {
     fn run(&mut self) -> Result<Duration, String> {

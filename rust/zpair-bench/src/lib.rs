@@ -11,4 +11,6 @@
 pub mod ffi;
 pub mod footprint;
 pub mod handshake;
+pub mod report;
+pub mod stack;
 pub mod wire;
