@@ -293,6 +293,26 @@ async fn run_phase(
     Phase { wall, outcomes }
 }
 
+/// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat` (Linux; clock ticks
+/// of 1/100 s).
+fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(str::to_string)).unwrap_or_default()
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -382,10 +402,28 @@ async fn run(args: &Args) -> Result<Vec<(String, String)>, String> {
 
     let mut out = vec![("setup_s".to_string(), format!("{setup_s:.2}"))];
 
-    // Phase 1: steady load.
+    // Phase 1: steady load, with the CPU time both sides spend (a figure the machine's other
+    // load does not change, unlike the wall-clock rate).
+    let server_pid = cloud.child.as_ref().map(Child::id);
+    let load_before = load_average();
+    let (srv0, cli0) = (cpu_seconds(server_pid), cpu_seconds(None));
     let done = Arc::new(AtomicUsize::new(0));
     let steady_phase = run_phase(base.clone(), ca.clone(), steady.clone(), args.concurrency, done).await;
+    let (srv1, cli1) = (cpu_seconds(server_pid), cpu_seconds(None));
     report_phase(&mut out, "steady", &steady_phase, args.concurrency);
+    let ok = steady_phase.outcomes.iter().filter(|o| o.ok).count().max(1) as f64;
+    if let (Some(a), Some(b), Some(c), Some(d)) = (srv0, srv1, cli0, cli1) {
+        let (srv, cli) = ((b - a) / ok * 1e3, (d - c) / ok * 1e3);
+        out.push(("steady.server_cpu_ms_per_activation".into(), format!("{srv:.3}")));
+        out.push(("steady.client_cpu_ms_per_activation".into(), format!("{cli:.3}")));
+        out.push(("steady.server_cpu_s".into(), format!("{:.2}", b - a)));
+        out.push(("steady.client_cpu_s".into(), format!("{:.2}", d - c)));
+        // What two otherwise idle cores could do: server and clients together.
+        out.push(("steady.cpu_bound_per_s_2_cores".into(), format!("{:.0}", 2000.0 / (srv + cli))));
+        out.push(("steady.server_only_per_s_2_cores".into(), format!("{:.0}", 2000.0 / srv)));
+    }
+    out.push(("steady.load_average_before".into(), load_before));
+    out.push(("steady.load_average_after".into(), load_average()));
 
     // Phase 2: SIGKILL at 40 % and restart.
     let done = Arc::new(AtomicUsize::new(0));
