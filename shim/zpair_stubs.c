@@ -78,8 +78,8 @@ int zpair_softap_close(uint32_t conn)
 }
 #endif /* !ZPAIR_HAVE_SOFTAP */
 
-#if !defined(ZPAIR_HAVE_SOFTAP) && !defined(CONFIG_ZPAIR_BLE)
-/* Wi-Fi station scans: provided by the Wi-Fi backend shared by SoftAP and BLE modes. */
+#if !defined(ZPAIR_HAVE_WIFI)
+/* Wi-Fi station scans: provided by shim/zpair_wifi.c, shared by the SoftAP and BLE modes. */
 int zpair_wifi_scan(void)
 {
 	return -ENOTSUP;
@@ -176,3 +176,10 @@ int zpair_net_disconnect(uint8_t mode)
 	return -ENOTSUP;
 }
 #endif /* !CONFIG_NETWORKING */
+
+#if !defined(CONFIG_ZPAIR_UI)
+void zpair_indicate(uint8_t pattern)
+{
+	ARG_UNUSED(pattern);
+}
+#endif /* !CONFIG_ZPAIR_UI */

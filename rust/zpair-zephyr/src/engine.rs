@@ -510,6 +510,8 @@ struct Engine {
     enabled: Modes,
     io: Io,
     exit: Option<Exit>,
+    /// The LED pattern shown (`ZPAIR_LED_*`), `u8::MAX` before the first.
+    led: u8,
 }
 
 impl Engine {
@@ -545,6 +547,7 @@ impl Engine {
             enabled,
             io: Io::new(),
             exit: None,
+            led: u8::MAX,
         }
     }
 
@@ -557,6 +560,7 @@ impl Engine {
         );
         loop {
             self.drain(sys::now_ms());
+            self.indicate();
             if let Some(exit) = self.exit.take() {
                 return exit;
             }
@@ -570,6 +574,21 @@ impl Engine {
                 unsafe { ffi::zpair_input_release(&input) };
             }
             self.on_timers(sys::now_ms());
+        }
+    }
+
+    /// Shows the state on the pairing LED (zpair,pairing node) when it changed.
+    fn indicate(&mut self) {
+        let pattern = match self.device.machine().state() {
+            State::Idle => ffi::ZPAIR_LED_OFF,
+            State::WindowOpen => ffi::ZPAIR_LED_WINDOW,
+            State::Activated => ffi::ZPAIR_LED_ON,
+            _ => ffi::ZPAIR_LED_BUSY,
+        };
+        if pattern != self.led {
+            self.led = pattern;
+            // SAFETY: plain call into the shim.
+            unsafe { ffi::zpair_indicate(pattern) };
         }
     }
 

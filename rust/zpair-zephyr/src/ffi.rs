@@ -30,6 +30,11 @@ pub const ZPAIR_IN_COMMAND: u8 = 5;
 pub const ZPAIR_IN_SCAN: u8 = 6;
 pub const ZPAIR_IN_BUTTON: u8 = 7;
 
+pub const ZPAIR_LED_OFF: u8 = 0;
+pub const ZPAIR_LED_WINDOW: u8 = 1;
+pub const ZPAIR_LED_BUSY: u8 = 2;
+pub const ZPAIR_LED_ON: u8 = 3;
+
 pub const ZPAIR_NET_UP: i32 = 1;
 pub const ZPAIR_NET_DOWN: i32 = 0;
 
@@ -158,6 +163,8 @@ extern "C" {
     pub fn zpair_ble_notify(conn: u32, data: *const u8, len: usize) -> c_int;
     pub fn zpair_ble_mtu(conn: u32) -> u16;
     pub fn zpair_ble_disconnect(conn: u32) -> c_int;
+
+    pub fn zpair_indicate(pattern: u8);
 
     pub fn zpair_cellular_show_payload(payload: *const c_char, len: usize) -> c_int;
 

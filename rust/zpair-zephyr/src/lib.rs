@@ -37,12 +37,25 @@
 // `CONFIG_*` cfgs come from the Zephyr build's .config (build.rs).
 #![allow(unexpected_cfgs)]
 
+#[cfg(not(CONFIG_ZPAIR))]
+compile_error!(
+    "zpair-zephyr needs CONFIG_ZPAIR=y: look for Kconfig warnings about ZPAIR (a dependency is \
+     missing: CONFIG_RUST, CONFIG_SETTINGS, CONFIG_MBEDTLS, or an entropy driver for \
+     sys_csrand_get) and include zpair's prj.conf fragment"
+);
+
+#[cfg(CONFIG_ZPAIR)]
 pub mod engine;
+#[cfg(CONFIG_ZPAIR)]
 pub mod ffi;
+#[cfg(CONFIG_ZPAIR)]
 pub mod link;
+#[cfg(CONFIG_ZPAIR)]
 pub mod storage;
+#[cfg(CONFIG_ZPAIR)]
 pub mod sys;
 
+#[cfg(CONFIG_ZPAIR)]
 pub use engine::{start, AppInfo};
 pub use zpair_core;
 pub use zpair_mbedtls;

@@ -324,6 +324,22 @@ int zpair_ble_disconnect(uint32_t conn);
 int zpair_cellular_show_payload(const char *payload, size_t len);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Pairing button and status LED (devicetree node compatible "zpair,pairing")                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/** LED patterns for zpair_indicate(). */
+#define ZPAIR_LED_OFF     0 /* not pairing, not activated */
+#define ZPAIR_LED_WINDOW  1 /* slow blink: the pairing window is open */
+#define ZPAIR_LED_BUSY    2 /* fast blink: a pairing is in progress */
+#define ZPAIR_LED_ON      3 /* steady: activated */
+
+/**
+ * Shows a state on the zpair,pairing LED (no-op without one). The button of that node posts
+ * ZPAIR_IN_BUTTON inputs by itself (short press: arg 0, held for long-press-ms: arg 1).
+ */
+void zpair_indicate(uint8_t pattern);
+
+/* ------------------------------------------------------------------------------------------ */
 /* The cloud link: one HTTP/1.1 POST                                                           */
 /* ------------------------------------------------------------------------------------------ */
 
