@@ -10,7 +10,8 @@
  *   zpair stop                           close the window / abort the pairing in progress
  *   zpair reset [network|factory]        forget the network / erase the pairing state
  *   zpair payload                        setup payload string and its QR code
- *   zpair factory <hex>                  write the factory data (308 hex digits, 154 bytes)
+ *   zpair factory <hex>                  write the factory data (308 hex digits, 154 bytes;
+ *                                        CONFIG_ZPAIR_SHELL_FACTORY)
  */
 #include <errno.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 
 /* 154 bytes of factory data as hex on one line, plus "zpair factory ". */
 #define FACTORY_HEX_LINE (14 + 2 * 154)
-#if CONFIG_SHELL_CMD_BUFF_SIZE <= FACTORY_HEX_LINE
+#if defined(CONFIG_ZPAIR_SHELL_FACTORY) && CONFIG_SHELL_CMD_BUFF_SIZE <= FACTORY_HEX_LINE
 #warning "CONFIG_SHELL_CMD_BUFF_SIZE is too small for 'zpair factory <hex>' (needs > 322)"
 #endif
 
@@ -120,6 +121,7 @@ static int cmd_payload(const struct shell *sh, size_t argc, char **argv)
 	return report(sh, zpair_cmd_run(sh, ZPAIR_CMD_PAYLOAD, 0, NULL, 0));
 }
 
+#if defined(CONFIG_ZPAIR_SHELL_FACTORY)
 static int cmd_factory(const struct shell *sh, size_t argc, char **argv)
 {
 	uint8_t data[CONFIG_ZPAIR_CMD_DATA_MAX];
@@ -148,6 +150,12 @@ static int cmd_factory(const struct shell *sh, size_t argc, char **argv)
 	}
 	return report(sh, zpair_cmd_run(sh, ZPAIR_CMD_FACTORY, 0, data, total));
 }
+#define ZPAIR_FACTORY_CMD                                                                          \
+	SHELL_CMD_ARG(factory, NULL, "Write factory data: <hex> (may be split into parts)",        \
+		      cmd_factory, 2, 8),
+#else
+#define ZPAIR_FACTORY_CMD
+#endif /* CONFIG_ZPAIR_SHELL_FACTORY */
 
 SHELL_STATIC_SUBCMD_SET_CREATE(sub_zpair,
 	SHELL_CMD_ARG(status, NULL, "Pairing state, mode, last error and identity", cmd_status,
@@ -160,8 +168,7 @@ SHELL_STATIC_SUBCMD_SET_CREATE(sub_zpair,
 		      cmd_reset, 1, 1),
 	SHELL_CMD_ARG(payload, NULL, "Setup payload and QR code (devices with a stored code)",
 		      cmd_payload, 1, 0),
-	SHELL_CMD_ARG(factory, NULL, "Write factory data: <hex> (may be split into parts)",
-		      cmd_factory, 2, 8),
+	ZPAIR_FACTORY_CMD
 	SHELL_SUBCMD_SET_END);
 
 SHELL_CMD_REGISTER(zpair, &sub_zpair, "zpair device pairing", NULL);
