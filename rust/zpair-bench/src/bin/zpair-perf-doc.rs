@@ -713,7 +713,7 @@ fn section_cloud(w: &mut String, cloud: &std::collections::BTreeMap<String, Stri
     writeln!(w).ok();
     writeln!(
         w,
-        "Target ≥ 2,000 activations/s on 2 cores: **{}** as measured here ({rate:.0}/s wall clock), {} by CPU time. Where the \
+        "Target ≥ 2,000 activations/s on 2 cores: {} as measured here ({rate:.0}/s wall clock), {} by CPU time. Where the \
          cloud's time goes (a profile taken when this report was written, `perf record -g -p <pid>` of `zpair-cloud serve` during \
          the steady phase; not repeated by the command): about a quarter in the kernel's scheduler, \
          waking and switching threads, because every activation makes four `spawn_blocking` hops to SQLite (device lookup and \
@@ -730,11 +730,11 @@ fn section_cloud(w: &mut String, cloud: &std::collections::BTreeMap<String, Stri
     writeln!(
         w,
         "Nothing is lost or doubled: the activation is one transaction (token consumed, device marked, log row appended), so a \
-         SIGKILL either commits it or not, and a retry with a fresh challenge either completes it or is refused. **Finding**: \
-         {lost:.0} device(s) lost the *response* (the cloud had committed when it was killed); their retry is refused with \
-         `token_used`, so such a device is activated in the cloud without holding its operational secret and needs a new token. \
-         Making a repeated activation of the same device with the same token idempotent (answering it again, sealed under the new \
-         nonce) would close this; it is a change to `zpair-cloud`, reported, not made here."
+         SIGKILL either commits it or not, and a retry with a fresh challenge either completes it or is refused. **Finding**: when \
+         the kill falls after the commit and before the response left ({lost:.0} device(s) in this run; it depends on where the \
+         kill lands), the device's retry is refused with `token_used`: it is activated in the cloud without holding its \
+         operational secret and needs a new token. Answering a repeated activation of the same device with the same token again \
+         (sealed under the new nonce) would close this; it is a change to `zpair-cloud`, reported, not made here."
     )
     .ok();
     writeln!(w).ok();
