@@ -87,7 +87,8 @@ pub struct Flow {
     pub link: String,
     /// What [`Flight::wire`] counts.
     pub level: String,
-    /// Application round trips from connect to "credentials accepted".
+    /// Application round trips (request → answer exchanges) of the whole flow. For zpair it is
+    /// also the number to "credentials accepted": the statuses after it are pushed.
     pub round_trips: usize,
     /// Whether the figures are measured through real code or computed from formats.
     pub measured: bool,
