@@ -60,8 +60,8 @@ BT_GATT_SERVICE_DEFINE(zpair_gatt_svc,
 
 #define CHR_VALUE_ATTR (&zpair_gatt_svc.attrs[2])
 
-K_MUTEX_DEFINE(ble_lock);
-K_MUTEX_DEFINE(adv_lock);
+static K_MUTEX_DEFINE(ble_lock);
+static K_MUTEX_DEFINE(adv_lock);
 
 static struct {
 	bool inited;
@@ -224,14 +224,14 @@ static void on_connected(struct bt_conn *conn, uint8_t err)
 {
 	struct bt_conn_info info;
 
+	if (bt_conn_get_info(conn, &info) != 0 || info.role != BT_CONN_ROLE_PERIPHERAL) {
+		return;
+	}
 	if (err != 0) {
-		/* A failed connection ended a connectable advertisement: resume in recycled. */
+		/* A failed connection ended the connectable advertisement: resume in recycled. */
 		k_mutex_lock(&ble_lock, K_FOREVER);
 		b.adv_on = false;
 		k_mutex_unlock(&ble_lock);
-		return;
-	}
-	if (bt_conn_get_info(conn, &info) != 0 || info.role != BT_CONN_ROLE_PERIPHERAL) {
 		return;
 	}
 
@@ -327,6 +327,10 @@ static int adv_apply(void)
 
 	if (want && !on) {
 		ret = bt_le_adv_start(&param, ad, ARRAY_SIZE(ad), sd, ARRAY_SIZE(sd));
+		if (ret == -EALREADY) {
+			/* Our view was stale (a failed connection): it still runs. */
+			ret = bt_le_adv_update_data(ad, ARRAY_SIZE(ad), sd, ARRAY_SIZE(sd));
+		}
 		if (ret != 0) {
 			k_mutex_lock(&ble_lock, K_FOREVER);
 			b.adv_on = false;

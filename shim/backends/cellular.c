@@ -53,7 +53,7 @@ enum cell_state {
 
 static const struct device *const modem = DEVICE_DT_GET(MODEM_NODE);
 
-K_MUTEX_DEFINE(cell_lock);
+static K_MUTEX_DEFINE(cell_lock);
 
 static struct {
 	bool inited;

@@ -71,7 +71,7 @@ BUILD_ASSERT(CONFIG_ZVFS_POLL_MAX >= POLL_NEEDED,
 	     "the socket-service eventfd are polled together)");
 #endif
 
-K_MUTEX_DEFINE(wifi_lock);
+static K_MUTEX_DEFINE(wifi_lock);
 
 static struct {
 	bool ready;

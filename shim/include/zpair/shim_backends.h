@@ -8,7 +8,8 @@
  *
  * The interface does not change with Kconfig: every function below is always defined. The
  * functions of a backend that is not enabled return -ENOTSUP (shim/backends/stubs.c):
- *   Wi-Fi station  CONFIG_ZPAIR_WIFI      (selected by ZPAIR_SOFTAP; default y for BLE + Wi-Fi)
+ *   Wi-Fi station  CONFIG_ZPAIR_WIFI      (default y with the Wi-Fi management API; SoftAP and BLE
+ *                                         modes join the router through it)
  *   SoftAP         CONFIG_ZPAIR_SOFTAP    (AP, DHCPv4 server, TCP listener)
  *   BLE            CONFIG_ZPAIR_BLE
  *   Cellular       CONFIG_ZPAIR_CELLULAR
