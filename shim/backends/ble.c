@@ -476,7 +476,7 @@ int zpair_ble_stop_adv(void)
 /* Data                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-int zpair_ble_notify(uint32_t conn_id, const uint8_t *data, size_t len)
+int zpair_ble_gatt_notify(uint32_t conn_id, const uint8_t *data, size_t len)
 {
 	struct bt_gatt_notify_params np = {
 		.attr = CHR_VALUE_ATTR,
@@ -528,7 +528,7 @@ int zpair_ble_notify(uint32_t conn_id, const uint8_t *data, size_t len)
 	return ret;
 }
 
-uint16_t zpair_ble_mtu(uint32_t conn_id)
+uint16_t zpair_ble_gatt_mtu(uint32_t conn_id)
 {
 	uint16_t mtu = ATT_MTU_MIN;
 
@@ -540,7 +540,7 @@ uint16_t zpair_ble_mtu(uint32_t conn_id)
 	return mtu;
 }
 
-int zpair_ble_disconnect(uint32_t conn_id)
+int zpair_ble_gatt_disconnect(uint32_t conn_id)
 {
 	struct bt_conn *conn = NULL;
 	int ret;

@@ -389,7 +389,7 @@ static int modem_power(bool on)
 	return ret;
 }
 
-int zpair_cellular_attach(void)
+int zpair_cellular_modem_attach(void)
 {
 	int ret;
 
@@ -434,7 +434,7 @@ int zpair_cellular_attach(void)
 	return ret;
 }
 
-int zpair_cellular_detach(void)
+int zpair_cellular_modem_detach(void)
 {
 	bool was_attached;
 	int ret;

@@ -5,9 +5,7 @@
  * The functions of the backends this build leaves out: they exist so that the Rust glue links
  * against one ABI whatever the Kconfig, and return -ENOTSUP.
  *
- * They are weak: zpair/shim.h declares zpair_ble_notify/mtu/disconnect with the same
- * signatures and shim/zpair_stubs.c may stub them too; a weak stub never clashes with another
- * definition.
+ * They are weak, so that they can never clash with another definition of the same name.
  */
 #include <errno.h>
 
@@ -30,13 +28,13 @@ __weak int zpair_wifi_scan_start(const uint8_t *ssid, size_t ssid_len)
 	return -ENOTSUP;
 }
 
-__weak int zpair_wifi_connect(const struct zpair_wifi_connect_params *params)
+__weak int zpair_wifi_sta_connect(const struct zpair_wifi_connect_params *params)
 {
 	ARG_UNUSED(params);
 	return -ENOTSUP;
 }
 
-__weak int zpair_wifi_disconnect(void)
+__weak int zpair_wifi_sta_disconnect(void)
 {
 	return -ENOTSUP;
 }
@@ -102,7 +100,7 @@ __weak int zpair_ble_stop_adv(void)
 	return -ENOTSUP;
 }
 
-__weak int zpair_ble_notify(uint32_t conn, const uint8_t *data, size_t len)
+__weak int zpair_ble_gatt_notify(uint32_t conn, const uint8_t *data, size_t len)
 {
 	ARG_UNUSED(conn);
 	ARG_UNUSED(data);
@@ -110,13 +108,13 @@ __weak int zpair_ble_notify(uint32_t conn, const uint8_t *data, size_t len)
 	return -ENOTSUP;
 }
 
-__weak uint16_t zpair_ble_mtu(uint32_t conn)
+__weak uint16_t zpair_ble_gatt_mtu(uint32_t conn)
 {
 	ARG_UNUSED(conn);
 	return 23;
 }
 
-__weak int zpair_ble_disconnect(uint32_t conn)
+__weak int zpair_ble_gatt_disconnect(uint32_t conn)
 {
 	ARG_UNUSED(conn);
 	return -ENOTSUP;
@@ -131,12 +129,12 @@ __weak int zpair_cellular_set_callback(zpair_cellular_cb_t cb, void *user)
 	return -ENOTSUP;
 }
 
-__weak int zpair_cellular_attach(void)
+__weak int zpair_cellular_modem_attach(void)
 {
 	return -ENOTSUP;
 }
 
-__weak int zpair_cellular_detach(void)
+__weak int zpair_cellular_modem_detach(void)
 {
 	return -ENOTSUP;
 }

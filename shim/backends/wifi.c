@@ -52,7 +52,7 @@ enum sta_state {
 	/* Associated with an address. */
 	STA_CONNECTED,
 	/* A connect failed or the link broke: the radio may still be (re)trying or associated;
-	 * zpair_wifi_disconnect() (or the next connect) resets it.
+	 * zpair_wifi_sta_disconnect() (or the next connect) resets it.
 	 */
 	STA_FAILED,
 };
@@ -601,7 +601,7 @@ static void sta_reset_radio(void)
 	dhcp_client_stop();
 }
 
-int zpair_wifi_connect(const struct zpair_wifi_connect_params *cp)
+int zpair_wifi_sta_connect(const struct zpair_wifi_connect_params *cp)
 {
 	struct wifi_connect_req_params p = {0};
 	int ret;
@@ -684,7 +684,7 @@ out:
 	return ret;
 }
 
-int zpair_wifi_disconnect(void)
+int zpair_wifi_sta_disconnect(void)
 {
 	int ret;
 

@@ -26,6 +26,10 @@
  *   zpair_core::error::PairError), so the glue hands them to the core without a table;
  *   `status` carries the raw Zephyr value for logs.
  * - Secrets (passphrases) are never logged; only their lengths.
+ * - Names: this is the backend layer. It does not reuse a name of zpair/shim.h (the interface
+ *   the Rust glue calls, whose zpair_softap_*, zpair_ble_start/stop/notify/mtu/disconnect,
+ *   zpair_wifi_scan/connect/status and zpair_cellular_attach/status/detach are meant to be
+ *   implemented on top of these functions), so both layers link side by side.
  */
 #ifndef ZPAIR_SHIM_BACKENDS_H_
 #define ZPAIR_SHIM_BACKENDS_H_
@@ -99,14 +103,14 @@ enum zpair_wifi_event_kind {
 	ZPAIR_WIFI_EVT_ASSOCIATED = 3,
 	/** The station is up: `ip4` holds its IPv4 address (network byte order). */
 	ZPAIR_WIFI_EVT_CONNECTED = 4,
-	/** zpair_wifi_connect() failed: `error` is AP_NOT_FOUND, WRONG_PASSWORD,
+	/** zpair_wifi_sta_connect() failed: `error` is AP_NOT_FOUND, WRONG_PASSWORD,
 	 * ASSOCIATION_FAILED or DHCP_TIMEOUT; `status` is the Zephyr connect status
 	 * (enum wifi_conn_status) or a negative errno (-ETIMEDOUT).
-	 * After DHCP_TIMEOUT the station is still associated: call zpair_wifi_disconnect().
+	 * After DHCP_TIMEOUT the station is still associated: call zpair_wifi_sta_disconnect().
 	 */
 	ZPAIR_WIFI_EVT_CONNECT_FAILED = 5,
 	/** The station was connected and is not any more: `error` LINK_LOST (AP gone, address
-	 * lost) or NONE (after zpair_wifi_disconnect()).
+	 * lost) or NONE (after zpair_wifi_sta_disconnect()).
 	 */
 	ZPAIR_WIFI_EVT_DISCONNECTED = 6,
 	/** The access point runs: `ip4` is its address, `scan.ssid` its SSID, `scan.channel`. */
@@ -168,7 +172,7 @@ struct zpair_wifi_event {
 	struct zpair_wifi_scan_entry scan;
 };
 
-/** Network to join (zpair_wifi_connect). */
+/** Network to join (zpair_wifi_sta_connect). */
 struct zpair_wifi_connect_params {
 	const uint8_t *ssid;
 	/** 1..32 */
@@ -219,14 +223,14 @@ int zpair_wifi_scan_start(const uint8_t *ssid, size_t ssid_len);
  * unknown, or Wi-Fi off), -EALREADY (connecting or connected: disconnect first), -EBUSY (the
  * access point runs on the same interface: stop it first), -ENODEV, or the driver's error.
  */
-int zpair_wifi_connect(const struct zpair_wifi_connect_params *params);
+int zpair_wifi_sta_connect(const struct zpair_wifi_connect_params *params);
 
 /**
  * Leaves the network (NET_REQUEST_WIFI_DISCONNECT) and stops the DHCPv4 client. A connected
  * station reports DISCONNECTED(error NONE); a connect in progress is abandoned silently.
  * Returns 0 (also when not connected), -ENOTSUP.
  */
-int zpair_wifi_disconnect(void);
+int zpair_wifi_sta_disconnect(void);
 
 /**
  * The station's state: 0 and *ip4 (network order) when connected, -ENETDOWN otherwise,
@@ -361,13 +365,13 @@ int zpair_ble_stop_adv(void);
  * moment), -ENOTCONN (conn unknown or disconnected), -EACCES (the app has not enabled
  * notifications), -EMSGSIZE (len > mtu - 3), -ENOTSUP.
  */
-int zpair_ble_notify(uint32_t conn, const uint8_t *data, size_t len);
+int zpair_ble_gatt_notify(uint32_t conn, const uint8_t *data, size_t len);
 
 /** The ATT MTU of conn (23 when conn is unknown or BLE is off). Any thread. */
-uint16_t zpair_ble_mtu(uint32_t conn);
+uint16_t zpair_ble_gatt_mtu(uint32_t conn);
 
 /** Disconnects conn (DISCONNECTED follows). Returns 0, -ENOTCONN, -ENOTSUP. */
-int zpair_ble_disconnect(uint32_t conn);
+int zpair_ble_gatt_disconnect(uint32_t conn);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Cellular: modem power, registration, PPP, attach timeout                                     */
@@ -378,10 +382,10 @@ enum zpair_cellular_event_kind {
 	/** The network is up: `ip4` (network order, 0 if the interface has none). */
 	ZPAIR_CELL_EVT_ATTACHED = 1,
 	/** Attach failed: `error` SIM_MISSING, REGISTRATION_DENIED, ATTACH_TIMEOUT or
-	 * MODEM_FAILURE; the modem keeps trying until zpair_cellular_detach().
+	 * MODEM_FAILURE; the modem keeps trying until zpair_cellular_modem_detach().
 	 */
 	ZPAIR_CELL_EVT_ATTACH_FAILED = 2,
-	/** The network was up and went down (`error` LINK_LOST), or zpair_cellular_detach()
+	/** The network was up and went down (`error` LINK_LOST), or zpair_cellular_modem_detach()
 	 * (`error` NONE).
 	 */
 	ZPAIR_CELL_EVT_DETACHED = 3,
@@ -429,13 +433,13 @@ int zpair_cellular_set_callback(zpair_cellular_cb_t cb, void *user);
  * -EALREADY (attaching or attached), -ENODEV (modem not ready, no interface), -ENOTSUP, or the
  * PM/interface error.
  */
-int zpair_cellular_attach(void);
+int zpair_cellular_modem_attach(void);
 
 /**
  * Brings the modem's interface down and suspends the modem (PM). DETACHED(error NONE) follows
  * if it was attached. Returns 0 (also when idle), -ENOTSUP.
  */
-int zpair_cellular_detach(void);
+int zpair_cellular_modem_detach(void);
 
 /**
  * Reads IMEI, ICCID (cellular_get_modem_info) and the registration status

@@ -86,13 +86,13 @@ int main(void)
 	}
 
 	while (k_msgq_get(&echo_q, &e, K_FOREVER) == 0) {
-		if (e.len > zpair_ble_mtu(e.conn) - 3) {
-			(void)zpair_ble_disconnect(e.conn);
+		if (e.len > zpair_ble_gatt_mtu(e.conn) - 3) {
+			(void)zpair_ble_gatt_disconnect(e.conn);
 			continue;
 		}
 		do {
 			(void)k_sem_take(&sent, K_SECONDS(5));
-			ret = zpair_ble_notify(e.conn, e.data, e.len);
+			ret = zpair_ble_gatt_notify(e.conn, e.data, e.len);
 		} while (ret == -EAGAIN);
 		if (ret != 0) {
 			printk("notify: %d\n", ret);

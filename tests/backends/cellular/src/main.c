@@ -100,7 +100,7 @@ static void *suite_setup(void)
 static void before(void *f)
 {
 	ARG_UNUSED(f);
-	(void)zpair_cellular_detach();
+	(void)zpair_cellular_modem_detach();
 	link_loses_address();
 	k_sleep(K_MSEC(50));
 	k_msgq_purge(&events);
@@ -112,10 +112,10 @@ ZTEST(zpair_cellular, test_attach_and_detach)
 	struct zpair_cellular_info info;
 
 	good_modem();
-	zassert_ok(zpair_cellular_attach());
+	zassert_ok(zpair_cellular_modem_attach());
 	zassert_equal(fake_modem.resumes, 1, "modem powered up");
 	zassert_true(net_if_is_admin_up(fake_modem_iface()), "link brought up");
-	zassert_equal(zpair_cellular_attach(), -EALREADY);
+	zassert_equal(zpair_cellular_modem_attach(), -EALREADY);
 
 	fake_modem_set_registration(CELLULAR_REGISTRATION_REGISTERED_HOME);
 	struct captured reg = expect_event(ZPAIR_CELL_EVT_REGISTRATION, EVT_TIMEOUT);
@@ -130,7 +130,7 @@ ZTEST(zpair_cellular, test_attach_and_detach)
 	zassert_equal(up.evt.error, ZPAIR_ERR_NONE);
 	/* The connection manager's L4 event for the same link changes nothing. */
 	expect_no_event(K_MSEC(200));
-	zassert_equal(zpair_cellular_attach(), -EALREADY);
+	zassert_equal(zpair_cellular_modem_attach(), -EALREADY);
 
 	zassert_ok(zpair_cellular_info(&info));
 	zassert_str_equal(info.imei, "490154203237518");
@@ -138,13 +138,13 @@ ZTEST(zpair_cellular, test_attach_and_detach)
 	zassert_equal(info.registration, CELLULAR_REGISTRATION_REGISTERED_HOME,
 		      "registered (LTE) beats not registered (GSM, UTRAN)");
 
-	zassert_ok(zpair_cellular_detach());
+	zassert_ok(zpair_cellular_modem_detach());
 	struct captured down = expect_event(ZPAIR_CELL_EVT_DETACHED, EVT_TIMEOUT);
 
 	zassert_equal(down.evt.error, ZPAIR_ERR_NONE);
 	zassert_equal(fake_modem.suspends, 1, "modem powered down");
 	zassert_false(net_if_is_admin_up(fake_modem_iface()), "link down");
-	zassert_ok(zpair_cellular_detach(), "idempotent");
+	zassert_ok(zpair_cellular_modem_detach(), "idempotent");
 	zassert_equal(fake_modem.suspends, 1);
 	expect_no_event(K_MSEC(200));
 	zassert_equal(zpair_cellular_info(NULL), -EINVAL);
@@ -158,7 +158,7 @@ ZTEST(zpair_cellular, test_already_connected)
 	zassert_true(ret == 0 || ret == -EALREADY, "link up: %d", ret);
 	link_gets_address();
 	k_sleep(K_MSEC(100));
-	zassert_ok(zpair_cellular_attach());
+	zassert_ok(zpair_cellular_modem_attach());
 	struct captured up = expect_event(ZPAIR_CELL_EVT_ATTACHED, EVT_TIMEOUT);
 
 	zassert_equal(up.evt.ip4, addr("10.64.1.2").s_addr);
@@ -167,7 +167,7 @@ ZTEST(zpair_cellular, test_already_connected)
 ZTEST(zpair_cellular, test_registration_denied_at_once)
 {
 	good_modem();
-	zassert_ok(zpair_cellular_attach());
+	zassert_ok(zpair_cellular_modem_attach());
 	fake_modem_set_registration(CELLULAR_REGISTRATION_DENIED);
 	expect_event(ZPAIR_CELL_EVT_REGISTRATION, EVT_TIMEOUT);
 	struct captured c = expect_event(ZPAIR_CELL_EVT_ATTACH_FAILED, EVT_TIMEOUT);
@@ -182,7 +182,7 @@ ZTEST(zpair_cellular, test_sim_missing)
 {
 	/* The modem answers (IMEI) but has no SIM: no ICCID, no IMSI. */
 	strcpy(fake_modem.imei, "490154203237518");
-	zassert_ok(zpair_cellular_attach());
+	zassert_ok(zpair_cellular_modem_attach());
 	struct captured c = expect_event(ZPAIR_CELL_EVT_ATTACH_FAILED, ATTACH_GIVE_UP);
 
 	zassert_equal(c.evt.error, ZPAIR_ERR_SIM_MISSING);
@@ -191,7 +191,7 @@ ZTEST(zpair_cellular, test_sim_missing)
 ZTEST(zpair_cellular, test_modem_failure)
 {
 	/* Powered, but the modem never answered its init script: nothing known. */
-	zassert_ok(zpair_cellular_attach());
+	zassert_ok(zpair_cellular_modem_attach());
 	struct captured c = expect_event(ZPAIR_CELL_EVT_ATTACH_FAILED, ATTACH_GIVE_UP);
 
 	zassert_equal(c.evt.error, ZPAIR_ERR_MODEM_FAILURE);
@@ -200,13 +200,13 @@ ZTEST(zpair_cellular, test_modem_failure)
 ZTEST(zpair_cellular, test_attach_timeout_then_late_attach)
 {
 	good_modem();
-	zassert_ok(zpair_cellular_attach());
+	zassert_ok(zpair_cellular_modem_attach());
 	/* Searching the whole time (no coverage). */
 	struct captured c = expect_event(ZPAIR_CELL_EVT_ATTACH_FAILED, ATTACH_GIVE_UP);
 
 	zassert_equal(c.evt.error, ZPAIR_ERR_ATTACH_TIMEOUT);
 	zassert_equal(c.evt.status, CELLULAR_REGISTRATION_SEARCHING);
-	zassert_equal(zpair_cellular_attach(), 0, "a failed attach may be retried");
+	zassert_equal(zpair_cellular_modem_attach(), 0, "a failed attach may be retried");
 	/* The modem kept trying and the network came up. */
 	link_gets_address();
 	expect_event(ZPAIR_CELL_EVT_ATTACHED, EVT_TIMEOUT);
@@ -216,7 +216,7 @@ ZTEST(zpair_cellular, test_denied_found_at_timeout)
 {
 	/* A driver that reports no registration events: denial is read at the timeout. */
 	good_modem();
-	zassert_ok(zpair_cellular_attach());
+	zassert_ok(zpair_cellular_modem_attach());
 	fake_modem.reg = CELLULAR_REGISTRATION_DENIED;
 	struct captured c = expect_event(ZPAIR_CELL_EVT_ATTACH_FAILED, ATTACH_GIVE_UP);
 
@@ -226,7 +226,7 @@ ZTEST(zpair_cellular, test_denied_found_at_timeout)
 ZTEST(zpair_cellular, test_link_lost)
 {
 	good_modem();
-	zassert_ok(zpair_cellular_attach());
+	zassert_ok(zpair_cellular_modem_attach());
 	link_gets_address();
 	expect_event(ZPAIR_CELL_EVT_ATTACHED, EVT_TIMEOUT);
 	link_loses_address();
@@ -242,11 +242,11 @@ ZTEST(zpair_cellular, test_link_lost)
 ZTEST(zpair_cellular, test_power_up_failure)
 {
 	fake_modem.resume_ret = -EIO;
-	zassert_equal(zpair_cellular_attach(), -EIO);
+	zassert_equal(zpair_cellular_modem_attach(), -EIO);
 	expect_no_event(K_MSEC(200));
 	fake_modem.resume_ret = 0;
 	good_modem();
-	zassert_ok(zpair_cellular_attach(), "nothing left pending");
+	zassert_ok(zpair_cellular_modem_attach(), "nothing left pending");
 	link_gets_address();
 	expect_event(ZPAIR_CELL_EVT_ATTACHED, EVT_TIMEOUT);
 }

@@ -32,7 +32,7 @@ int main(void)
 	int ret;
 
 	(void)zpair_cellular_set_callback(on_event, NULL);
-	ret = zpair_cellular_attach();
+	ret = zpair_cellular_modem_attach();
 	printk("attach: %d\n", ret);
 
 	while (ret == 0 && k_msgq_get(&events, &evt, K_FOREVER) == 0) {

@@ -30,8 +30,8 @@ ZTEST(zpair_backends_off, test_wifi_is_not_supported)
 
 	zassert_equal(zpair_wifi_set_callback(NULL, NULL), -ENOTSUP);
 	zassert_equal(zpair_wifi_scan_start(NULL, 0), -ENOTSUP);
-	zassert_equal(zpair_wifi_connect(&p), -ENOTSUP);
-	zassert_equal(zpair_wifi_disconnect(), -ENOTSUP);
+	zassert_equal(zpair_wifi_sta_connect(&p), -ENOTSUP);
+	zassert_equal(zpair_wifi_sta_disconnect(), -ENOTSUP);
 	zassert_equal(zpair_wifi_sta_status(&ip), -ENOTSUP);
 	zassert_equal(zpair_wifi_ap_ssid(1, ssid, sizeof(ssid)), -ENOTSUP);
 	zassert_equal(zpair_wifi_ap_start(1), -ENOTSUP);
@@ -47,9 +47,9 @@ ZTEST(zpair_backends_off, test_ble_is_not_supported)
 	zassert_equal(zpair_ble_set_callback(NULL, NULL), -ENOTSUP);
 	zassert_equal(zpair_ble_start_adv(&adv), -ENOTSUP);
 	zassert_equal(zpair_ble_stop_adv(), -ENOTSUP);
-	zassert_equal(zpair_ble_notify(1, NULL, 0), -ENOTSUP);
-	zassert_equal(zpair_ble_mtu(1), 23);
-	zassert_equal(zpair_ble_disconnect(1), -ENOTSUP);
+	zassert_equal(zpair_ble_gatt_notify(1, NULL, 0), -ENOTSUP);
+	zassert_equal(zpair_ble_gatt_mtu(1), 23);
+	zassert_equal(zpair_ble_gatt_disconnect(1), -ENOTSUP);
 }
 
 ZTEST(zpair_backends_off, test_cellular_is_not_supported)
@@ -57,8 +57,8 @@ ZTEST(zpair_backends_off, test_cellular_is_not_supported)
 	struct zpair_cellular_info info;
 
 	zassert_equal(zpair_cellular_set_callback(NULL, NULL), -ENOTSUP);
-	zassert_equal(zpair_cellular_attach(), -ENOTSUP);
-	zassert_equal(zpair_cellular_detach(), -ENOTSUP);
+	zassert_equal(zpair_cellular_modem_attach(), -ENOTSUP);
+	zassert_equal(zpair_cellular_modem_detach(), -ENOTSUP);
 	zassert_equal(zpair_cellular_info(&info), -ENOTSUP);
 }
 

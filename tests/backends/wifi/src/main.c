@@ -122,7 +122,7 @@ static void before(void *f)
 {
 	ARG_UNUSED(f);
 	(void)zpair_wifi_ap_stop();
-	(void)zpair_wifi_disconnect();
+	(void)zpair_wifi_sta_disconnect();
 	rm_addr("192.168.1.77");
 	k_sleep(K_MSEC(50));
 	k_msgq_purge(&events);
@@ -245,7 +245,7 @@ ZTEST(zpair_wifi, test_connect_then_address_event)
 	uint32_t got = 0;
 
 	fake_script.connect_status = WIFI_STATUS_CONN_SUCCESS;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	zassert_equal(fake_record.connect_calls, 1);
 	zassert_equal(fake_record.ssid_len, p.ssid_len);
 	zassert_mem_equal(fake_record.ssid, p.ssid, p.ssid_len);
@@ -253,7 +253,7 @@ ZTEST(zpair_wifi, test_connect_then_address_event)
 	zassert_equal(fake_record.security, WIFI_SECURITY_TYPE_PSK);
 	zassert_equal(fake_record.channel, WIFI_CHANNEL_ANY);
 	zassert_equal(fake_record.timeout, CONFIG_ZPAIR_WIFI_CONNECT_TIMEOUT_S);
-	zassert_equal(zpair_wifi_connect(&p), -EALREADY);
+	zassert_equal(zpair_wifi_sta_connect(&p), -EALREADY);
 	zassert_equal(zpair_wifi_sta_status(&got), -ENETDOWN);
 
 	expect_event(ZPAIR_WIFI_EVT_ASSOCIATED, EVT_TIMEOUT);
@@ -265,15 +265,15 @@ ZTEST(zpair_wifi, test_connect_then_address_event)
 	zassert_equal(up.evt.error, ZPAIR_ERR_NONE);
 	zassert_ok(zpair_wifi_sta_status(&got));
 	zassert_equal(got, ip("192.168.1.77"));
-	zassert_equal(zpair_wifi_connect(&p), -EALREADY);
+	zassert_equal(zpair_wifi_sta_connect(&p), -EALREADY);
 
-	zassert_ok(zpair_wifi_disconnect());
+	zassert_ok(zpair_wifi_sta_disconnect());
 	struct captured down = expect_event(ZPAIR_WIFI_EVT_DISCONNECTED, EVT_TIMEOUT);
 
 	zassert_equal(down.evt.error, ZPAIR_ERR_NONE, "asked for: not an error");
 	zassert_equal(fake_record.disconnect_calls, 1);
 	zassert_equal(zpair_wifi_sta_status(&got), -ENETDOWN);
-	zassert_ok(zpair_wifi_disconnect(), "idempotent");
+	zassert_ok(zpair_wifi_sta_disconnect(), "idempotent");
 	zassert_equal(fake_record.disconnect_calls, 1);
 	expect_no_event(K_MSEC(100));
 }
@@ -284,7 +284,7 @@ ZTEST(zpair_wifi, test_connect_with_address_already_there)
 
 	add_addr("192.168.1.77", NET_ADDR_MANUAL);
 	fake_script.connect_status = WIFI_STATUS_CONN_SUCCESS;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	expect_event(ZPAIR_WIFI_EVT_ASSOCIATED, EVT_TIMEOUT);
 	struct captured up = expect_event(ZPAIR_WIFI_EVT_CONNECTED, EVT_TIMEOUT);
 
@@ -300,7 +300,7 @@ ZTEST(zpair_wifi, test_dhcp_bound_event)
 
 	/* The driver answers only when told: the address appears while connecting. */
 	fake_script.connect_status = FAKE_SILENT;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	add_addr("192.168.1.77", NET_ADDR_DHCP);
 	expect_no_event(K_MSEC(100));
 	/* Associated, then the DHCP client reports its lease. */
@@ -318,7 +318,7 @@ static void connect_fails_with(int status, uint8_t error)
 	struct zpair_wifi_connect_params p = wpa2();
 
 	fake_script.connect_status = status;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	struct captured c = expect_event(ZPAIR_WIFI_EVT_CONNECT_FAILED, EVT_TIMEOUT);
 
 	zassert_equal(c.evt.error, error, "status %d: error 0x%02x, expected 0x%02x", status,
@@ -346,10 +346,10 @@ ZTEST(zpair_wifi, test_connect_request_refused)
 	struct zpair_wifi_connect_params p = wpa2();
 
 	fake_script.connect_ret = -EIO;
-	zassert_equal(zpair_wifi_connect(&p), -EIO);
+	zassert_equal(zpair_wifi_sta_connect(&p), -EIO);
 	fake_script.connect_ret = 0;
 	fake_script.connect_status = WIFI_STATUS_CONN_WRONG_PASSWORD;
-	zassert_ok(zpair_wifi_connect(&p), "a refused request leaves nothing pending");
+	zassert_ok(zpair_wifi_sta_connect(&p), "a refused request leaves nothing pending");
 	expect_event(ZPAIR_WIFI_EVT_CONNECT_FAILED, EVT_TIMEOUT);
 }
 
@@ -358,7 +358,7 @@ ZTEST(zpair_wifi, test_connect_driver_silent)
 	struct zpair_wifi_connect_params p = wpa2();
 
 	fake_script.connect_status = FAKE_SILENT;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	struct captured c = expect_event(ZPAIR_WIFI_EVT_CONNECT_FAILED, CONNECT_GIVE_UP);
 
 	zassert_equal(c.evt.error, ZPAIR_ERR_ASSOCIATION_FAILED);
@@ -373,7 +373,7 @@ ZTEST(zpair_wifi, test_dhcp_timeout)
 	struct zpair_wifi_connect_params p = wpa2();
 
 	fake_script.connect_status = WIFI_STATUS_CONN_SUCCESS;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	expect_event(ZPAIR_WIFI_EVT_ASSOCIATED, EVT_TIMEOUT);
 	/* The DHCPv4 client runs but nobody answers. */
 	struct captured c = expect_event(ZPAIR_WIFI_EVT_CONNECT_FAILED,
@@ -384,7 +384,7 @@ ZTEST(zpair_wifi, test_dhcp_timeout)
 	/* A lease after the verdict is not reported either. */
 	add_addr("192.168.1.77", NET_ADDR_DHCP);
 	expect_no_event(K_MSEC(200));
-	zassert_ok(zpair_wifi_disconnect());
+	zassert_ok(zpair_wifi_sta_disconnect());
 	zassert_equal(fake_record.disconnect_calls, 1);
 	expect_no_event(K_MSEC(100));
 }
@@ -394,7 +394,7 @@ ZTEST(zpair_wifi, test_link_lost)
 	struct zpair_wifi_connect_params p = wpa2();
 
 	fake_script.connect_status = WIFI_STATUS_CONN_SUCCESS;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	expect_event(ZPAIR_WIFI_EVT_ASSOCIATED, EVT_TIMEOUT);
 	add_addr("192.168.1.77", NET_ADDR_DHCP);
 	expect_event(ZPAIR_WIFI_EVT_CONNECTED, EVT_TIMEOUT);
@@ -412,7 +412,7 @@ ZTEST(zpair_wifi, test_address_lost)
 	struct zpair_wifi_connect_params p = wpa2();
 
 	fake_script.connect_status = WIFI_STATUS_CONN_SUCCESS;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	expect_event(ZPAIR_WIFI_EVT_ASSOCIATED, EVT_TIMEOUT);
 	add_addr("192.168.1.77", NET_ADDR_DHCP);
 	expect_event(ZPAIR_WIFI_EVT_CONNECTED, EVT_TIMEOUT);
@@ -427,7 +427,7 @@ ZTEST(zpair_wifi, test_disconnect_event_while_connecting_is_not_a_failure)
 	struct zpair_wifi_connect_params p = wpa2();
 
 	fake_script.connect_status = FAKE_SILENT;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	/* A supplicant leaving the previous network first. */
 	wifi_mgmt_raise_disconnect_result_event(fake_iface(), 0);
 	expect_no_event(K_MSEC(200));
@@ -464,7 +464,7 @@ ZTEST(zpair_wifi, test_connect_parameters)
 		p.channel = i == 3 ? 36 : 6;
 		p.bssid = i == 1 ? bssid : NULL;
 		p.hidden = i == 2;
-		zassert_ok(zpair_wifi_connect(&p), "security %u", map[i].zpair);
+		zassert_ok(zpair_wifi_sta_connect(&p), "security %u", map[i].zpair);
 		zassert_equal(fake_record.security, map[i].zephyr, "security %u", map[i].zpair);
 		zassert_equal(fake_record.mfp, map[i].mfp, "security %u", map[i].zpair);
 		zassert_equal(fake_record.psk_len, p.psk_len);
@@ -477,31 +477,31 @@ ZTEST(zpair_wifi, test_connect_parameters)
 		} else {
 			zassert_equal(fake_record.bssid[0], 0, "no BSSID lock");
 		}
-		zassert_ok(zpair_wifi_disconnect());
+		zassert_ok(zpair_wifi_sta_disconnect());
 	}
 
 	/* Refused before the driver sees them. */
 	int calls = fake_record.connect_calls;
 
 	p.security = 9;
-	zassert_equal(zpair_wifi_connect(&p), -ENOTSUP, "unknown security");
+	zassert_equal(zpair_wifi_sta_connect(&p), -ENOTSUP, "unknown security");
 	p.security = ZPAIR_WIFI_SEC_WPA2_PSK;
 	p.psk_len = 7;
-	zassert_equal(zpair_wifi_connect(&p), -EINVAL, "passphrase too short");
+	zassert_equal(zpair_wifi_sta_connect(&p), -EINVAL, "passphrase too short");
 	p.psk_len = 65;
-	zassert_equal(zpair_wifi_connect(&p), -EINVAL, "passphrase too long");
+	zassert_equal(zpair_wifi_sta_connect(&p), -EINVAL, "passphrase too long");
 	p.psk = NULL;
 	p.psk_len = 8;
-	zassert_equal(zpair_wifi_connect(&p), -EINVAL, "passphrase missing");
+	zassert_equal(zpair_wifi_sta_connect(&p), -EINVAL, "passphrase missing");
 	p.security = ZPAIR_WIFI_SEC_OPEN;
 	p.psk = (const uint8_t *)psk;
-	zassert_equal(zpair_wifi_connect(&p), -EINVAL, "passphrase for an open network");
+	zassert_equal(zpair_wifi_sta_connect(&p), -EINVAL, "passphrase for an open network");
 	p.psk_len = 0;
 	p.ssid_len = 0;
-	zassert_equal(zpair_wifi_connect(&p), -EINVAL, "empty SSID");
+	zassert_equal(zpair_wifi_sta_connect(&p), -EINVAL, "empty SSID");
 	p.ssid_len = 33;
-	zassert_equal(zpair_wifi_connect(&p), -EINVAL, "SSID too long");
-	zassert_equal(zpair_wifi_connect(NULL), -EINVAL);
+	zassert_equal(zpair_wifi_sta_connect(&p), -EINVAL, "SSID too long");
+	zassert_equal(zpair_wifi_sta_connect(NULL), -EINVAL);
 	zassert_equal(fake_record.connect_calls, calls);
 	expect_no_event(K_MSEC(100));
 }
@@ -567,7 +567,7 @@ ZTEST(zpair_wifi, test_softap_listener_and_dhcp_server)
 	zassert_equal(zpair_wifi_ap_start(0x0011223344556677ULL), -EALREADY);
 	struct zpair_wifi_connect_params p = wpa2();
 
-	zassert_equal(zpair_wifi_connect(&p), -EBUSY, "one radio: stop the AP first");
+	zassert_equal(zpair_wifi_sta_connect(&p), -EBUSY, "one radio: stop the AP first");
 
 	/* A phone joins the AP. */
 	struct wifi_ap_sta_info sta = {.mac_length = 6, .mac = {0x02, 1, 2, 3, 4, 5}};
@@ -658,14 +658,14 @@ ZTEST(zpair_wifi, test_softap_listener_and_dhcp_server)
 	 */
 	zassert_true(has_addr(CONFIG_ZPAIR_SOFTAP_IPV4_ADDR), "app 4 still holds the address");
 	fake_script.connect_status = WIFI_STATUS_CONN_SUCCESS;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	expect_event(ZPAIR_WIFI_EVT_ASSOCIATED, EVT_TIMEOUT);
 	expect_no_event(K_MSEC(100));
 	add_addr("192.168.1.77", NET_ADDR_DHCP);
 	struct captured up = expect_event(ZPAIR_WIFI_EVT_CONNECTED, EVT_TIMEOUT);
 
 	zassert_equal(up.evt.ip4, ip("192.168.1.77"));
-	zassert_ok(zpair_wifi_disconnect());
+	zassert_ok(zpair_wifi_sta_disconnect());
 	expect_event(ZPAIR_WIFI_EVT_DISCONNECTED, EVT_TIMEOUT);
 	rm_addr("192.168.1.77");
 
@@ -681,7 +681,7 @@ ZTEST(zpair_wifi, test_softap_listener_and_dhcp_server)
 
 	/* The station may join now, and the AP may start again later. */
 	fake_script.connect_status = WIFI_STATUS_CONN_WRONG_PASSWORD;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	expect_event(ZPAIR_WIFI_EVT_CONNECT_FAILED, EVT_TIMEOUT);
 	zassert_ok(zpair_wifi_ap_start(0x0011223344556677ULL), "a failed station does not block");
 	expect_event(ZPAIR_WIFI_EVT_AP_STARTED, EVT_TIMEOUT);
@@ -724,7 +724,7 @@ ZTEST(zpair_wifi, test_events_run_outside_the_caller)
 	struct zpair_wifi_connect_params p = wpa2();
 
 	fake_script.connect_status = WIFI_STATUS_CONN_AP_NOT_FOUND;
-	zassert_ok(zpair_wifi_connect(&p));
+	zassert_ok(zpair_wifi_sta_connect(&p));
 	struct captured c = expect_event(ZPAIR_WIFI_EVT_CONNECT_FAILED, EVT_TIMEOUT);
 
 	zassert_not_equal(c.thread, k_current_get(), "delivered by the net_mgmt thread");
