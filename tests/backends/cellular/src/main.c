@@ -18,10 +18,6 @@
 
 #include "fake_modem.h"
 
-#if !defined(ZPAIR_TEST_LOG_MODULE_FROM_SHIM)
-/* zpair's log module is registered by shim/zpair_core.c when it is part of the build. */
-LOG_MODULE_REGISTER(zpair, CONFIG_ZPAIR_LOG_LEVEL);
-#endif
 
 #define EVT_TIMEOUT K_SECONDS(3)
 #define ATTACH_GIVE_UP K_SECONDS(CONFIG_ZPAIR_CELLULAR_ATTACH_TIMEOUT_S + 3)

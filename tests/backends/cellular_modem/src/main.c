@@ -11,10 +11,6 @@
 
 #include <zpair/shim_backends.h>
 
-#if !defined(ZPAIR_TEST_LOG_MODULE_FROM_SHIM)
-/* zpair's log module is registered by shim/zpair_core.c when it is part of the build. */
-LOG_MODULE_REGISTER(zpair, CONFIG_ZPAIR_LOG_LEVEL);
-#endif
 
 K_MSGQ_DEFINE(events, sizeof(struct zpair_cellular_event), 8, 4);
 

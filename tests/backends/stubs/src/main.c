@@ -9,10 +9,6 @@
 
 #include <zpair/shim_backends.h>
 
-#if !defined(ZPAIR_TEST_LOG_MODULE_FROM_SHIM)
-/* zpair's log module is registered by shim/zpair_core.c when it is part of the build. */
-LOG_MODULE_REGISTER(zpair, CONFIG_ZPAIR_LOG_LEVEL);
-#endif
 
 ZTEST(zpair_backends_off, test_kconfig)
 {

@@ -21,10 +21,6 @@
 
 #include "fake_wifi.h"
 
-#if !defined(ZPAIR_TEST_LOG_MODULE_FROM_SHIM)
-/* zpair's log module is registered by shim/zpair_core.c when it is part of the build. */
-LOG_MODULE_REGISTER(zpair, CONFIG_ZPAIR_LOG_LEVEL);
-#endif
 
 #define EVT_TIMEOUT K_SECONDS(3)
 /* Longer than CONFIG_ZPAIR_WIFI_CONNECT_TIMEOUT_S + 5 s of slack. */
