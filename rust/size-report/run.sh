@@ -4,6 +4,10 @@
 #   rust/size-report/run.sh [TARGET ...]      (default: thumbv8m.main-none-eabihf)
 #   OPT_LEVELS="z s" rust/size-report/run.sh thumbv7em-none-eabihf riscv32imac-unknown-none-elf
 #
+# SIZE_REPORT_RUSTFLAGS adds compiler flags (tools/perf-report: "-Z emit-stack-sizes"), and
+# CARGO_PROFILE_RELEASE_DEBUG=line-tables-only adds line tables; neither changes the code or
+# the figures. The images stay in rust/size-report/target/opt-<level>/<target>/release/.
+#
 # Needs Debian's Rust 1.96 with its library source (rustc-web, cargo-web, rust-web-src) to build
 # core from source (-Z build-std), and lld (ld.lld) and llvm (llvm-size). tools/setup installs them.
 # The image contains the core and a crypto provider that does nothing (the core's budget is
@@ -27,7 +31,7 @@ for t in "${targets[@]}"; do
     # Build from source with Debian's toolchain: RUSTC_BOOTSTRAP lets the stable compiler take -Z.
     env -u RUSTUP_TOOLCHAIN RUSTC="$rustc_bin" RUSTC_BOOTSTRAP=1 \
       CARGO_PROFILE_RELEASE_OPT_LEVEL="$o" \
-      RUSTFLAGS="-C link-arg=-T$here/link.x -C linker=ld.lld -C linker-flavor=ld.lld" \
+      RUSTFLAGS="-C link-arg=-T$here/link.x -C linker=ld.lld -C linker-flavor=ld.lld ${SIZE_REPORT_RUSTFLAGS:-}" \
       "$cargo_bin" build --quiet --release --manifest-path "$here/Cargo.toml" \
         --target "$t" --target-dir "$tdir" \
         -Z build-std=core -Z build-std-features=compiler-builtins-mem

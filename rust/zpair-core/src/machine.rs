@@ -1330,8 +1330,10 @@ impl Machine {
             return d;
         }
         let half = d / 2;
-        let span = d - half + 1;
-        half + u64::from(self.next_random()) % span
+        // Uniform in [half, d] by multiply-shift (r · span / 2^32) rather than `r % span`: no
+        // 64-bit division, which a 32-bit MCU would pull from compiler-builtins (~0.4 KiB).
+        let span = (d - half + 1).min(u64::from(u32::MAX));
+        half + ((u64::from(self.next_random()) * span) >> 32)
     }
 
     /// Handles at most one expired timer; returns whether one fired.

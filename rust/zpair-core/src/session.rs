@@ -584,8 +584,11 @@ impl<C: Crypto> core::fmt::Debug for DeviceSession<C> {
 }
 
 impl<C: Crypto> DeviceSession<C> {
-    /// A session for `device`, checking setup codes against `verifier`.
-    pub fn new(crypto: C, verifier: Verifier, device: DeviceId) -> Self {
+    /// A session for `device`, checking setup codes against `verifier`. Computes the
+    /// verifier's constant points `w0*M`, `w0*N` once, here ([`Verifier::precompute`]); should
+    /// the provider fail now, every handshake computes them instead.
+    pub fn new(mut crypto: C, mut verifier: Verifier, device: DeviceId) -> Self {
+        let _ = verifier.precompute(&mut crypto);
         DeviceSession { crypto, verifier, device, mode: None, state: DeviceState::Idle }
     }
 

@@ -198,7 +198,7 @@ impl Secrets {
     /// The registration record the verifier stores: `(w0, L = w1*G)`.
     pub fn verifier<C: Crypto>(&self, crypto: &mut C) -> Result<Verifier, CryptoError> {
         let l = crypto.p256_mul(&self.w1, None)?;
-        Ok(Verifier { w0: self.w0, l })
+        Ok(Verifier { w0: self.w0, l, blinds: None })
     }
 }
 
@@ -212,10 +212,36 @@ pub fn setup_code_salt(device: DeviceId) -> [u8; SALT_LEN] {
 
 /// The verifier's registration record `(w0, L)`: all the device stores to check a setup code.
 /// Wiped on drop; `Debug` shows nothing.
+///
+/// `w0*M` and `w0*N` are constants of the record: [`Verifier::precompute`] computes them once
+/// (the device session does it when it is created, at boot), so that a handshake costs one
+/// fixed-base and two variable-base multiplications instead of one and four. A record without
+/// them (fresh from [`Verifier::from_bytes`]) computes them in every handshake, with the same
+/// result.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Verifier {
     w0: Scalar,
     l: Point,
+    /// `-(w0*M)` and `w0*N`, once [`Verifier::precompute`] ran. As secret as `w0`.
+    blinds: Option<Blinds>,
+}
+
+/// The precomputed blinding points of a [`Verifier`]: `-(w0*M)` (unblinds `shareP`) and
+/// `w0*N` (blinds `shareV`).
+#[derive(Clone, Zeroize)]
+struct Blinds {
+    neg_w0_m: Point,
+    w0_n: Point,
+}
+
+impl Blinds {
+    fn compute<C: Crypto>(crypto: &mut C, w0: &Scalar) -> Result<Self, CryptoError> {
+        let w0_m = Zeroizing::new(crypto.p256_mul(w0, Some(&M))?);
+        let w0_n = crypto.p256_mul(w0, Some(&N))?;
+        // w0*M is a valid point (the provider wrote it), so its negation is well formed.
+        let neg_w0_m = crate::crypto::p256_negate(&w0_m).ok_or(CryptoError::InvalidPoint)?;
+        Ok(Blinds { neg_w0_m, w0_n })
+    }
 }
 
 impl core::fmt::Debug for Verifier {
@@ -225,7 +251,7 @@ impl core::fmt::Debug for Verifier {
 }
 
 impl PartialEq for Verifier {
-    /// Constant time.
+    /// Constant time. Compares the record `(w0, L)` (not whether it was precomputed).
     fn eq(&self, other: &Self) -> bool {
         (self.w0.ct_eq(&other.w0) & self.l.ct_eq(&other.l)).into()
     }
@@ -242,6 +268,23 @@ impl Verifier {
         device: DeviceId,
     ) -> Result<Self, CryptoError> {
         Secrets::for_setup_code(crypto, code, device)?.verifier(crypto)
+    }
+
+    /// Computes `-(w0*M)` and `w0*N` once and keeps them with the record (wiped with it), so
+    /// that every later handshake skips two variable-base multiplications. Call it once when
+    /// the record is loaded (the device session does it when it is created); calling it again
+    /// does nothing. On a provider error the record stays as it was and each handshake
+    /// computes the two points itself.
+    pub fn precompute<C: Crypto>(&mut self, crypto: &mut C) -> Result<(), CryptoError> {
+        if self.blinds.is_none() {
+            self.blinds = Some(Blinds::compute(crypto, &self.w0)?);
+        }
+        Ok(())
+    }
+
+    /// Whether [`Verifier::precompute`] has run (successfully) on this record.
+    pub fn is_precomputed(&self) -> bool {
+        self.blinds.is_some()
     }
 
     /// `w0 (32, big endian) || L (65, SEC1 uncompressed)`; wiped when dropped.
@@ -262,7 +305,7 @@ impl Verifier {
         if bytes.len() > VERIFIER_LEN {
             return Err(WireError::TrailingBytes);
         }
-        let mut v = Verifier { w0: [0; P256_SCALAR_LEN], l: [0; P256_POINT_LEN] };
+        let mut v = Verifier { w0: [0; P256_SCALAR_LEN], l: [0; P256_POINT_LEN], blinds: None };
         v.w0.copy_from_slice(&bytes[..P256_SCALAR_LEN]);
         v.l.copy_from_slice(&bytes[P256_SCALAR_LEN..]);
         if !scalar_in_range(&v.w0) || v.l[0] != 0x04 {
@@ -476,9 +519,20 @@ impl VerifierKeys {
         ids: &Identities<'_>,
         share_p: &Point,
     ) -> Result<Self, Spake2pError> {
-        let t = unblind(crypto, share_p, &verifier.w0, &M)?;
+        // Precomputed: 1 fixed-base + 2 variable-base multiplications per handshake (with Z
+        // and V); otherwise w0*M and w0*N are computed here first (1 + 4).
+        let computed;
+        let b = match &verifier.blinds {
+            Some(b) => b,
+            None => {
+                computed = Zeroizing::new(Blinds::compute(crypto, &verifier.w0)?);
+                &*computed
+            }
+        };
+        let t = Zeroizing::new(crypto.p256_add(share_p, &b.neg_w0_m).map_err(share_err)?);
         let y = Zeroizing::new(crypto.p256_random_scalar()?);
-        let share_v = blind(crypto, &y, &verifier.w0, &N)?;
+        let yg = Zeroizing::new(crypto.p256_mul(&y, None)?);
+        let share_v = crypto.p256_add(&yg, &b.w0_n)?;
         let z = Zeroizing::new(crypto.p256_mul(&y, Some(&t))?);
         let v = Zeroizing::new(crypto.p256_mul(&y, Some(&verifier.l))?);
         let s = key_schedule(crypto, ids, share_p, &share_v, &z, &v, &verifier.w0)?;
@@ -549,6 +603,164 @@ mod tests {
         zero_w0[31] = 0;
         assert_eq!(Verifier::from_bytes(&zero_w0), Err(WireError::Malformed));
         assert_eq!(std::format!("{v:?}"), "Verifier(<redacted>)");
+    }
+
+    /// `MbedTls` whose ephemeral scalars come from a queue, and whose point multiplication
+    /// number `fail_mul` (counting from 1; 0 = never) fails.
+    struct Fixed {
+        inner: zpair_mbedtls::MbedTls<zpair_mbedtls::OsEntropy>,
+        scalars: std::vec::Vec<Scalar>,
+        fail_mul: usize,
+    }
+
+    impl Fixed {
+        fn new(scalars: &[Scalar]) -> Self {
+            Fixed { inner: zpair_mbedtls::MbedTls::os(), scalars: scalars.to_vec(), fail_mul: 0 }
+        }
+    }
+
+    impl Crypto for Fixed {
+        fn fill_random(&mut self, out: &mut [u8]) -> Result<(), CryptoError> {
+            self.inner.fill_random(out)
+        }
+        fn sha256(&mut self, parts: &[&[u8]]) -> [u8; 32] {
+            self.inner.sha256(parts)
+        }
+        fn hmac_sha256(&mut self, key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+            self.inner.hmac_sha256(key, parts)
+        }
+        fn hkdf_sha256(
+            &mut self,
+            salt: &[u8],
+            ikm: &[u8],
+            info: &[u8],
+            okm: &mut [u8],
+        ) -> Result<(), CryptoError> {
+            self.inner.hkdf_sha256(salt, ikm, info, okm)
+        }
+        fn pbkdf2_hmac_sha256(
+            &mut self,
+            password: &[u8],
+            salt: &[u8],
+            iterations: u32,
+            out: &mut [u8],
+        ) -> Result<(), CryptoError> {
+            self.inner.pbkdf2_hmac_sha256(password, salt, iterations, out)
+        }
+        fn p256_mul(&mut self, k: &Scalar, p: Option<&Point>) -> Result<Point, CryptoError> {
+            if self.fail_mul > 0 {
+                self.fail_mul -= 1;
+                if self.fail_mul == 0 {
+                    return Err(CryptoError::Backend(-1));
+                }
+            }
+            self.inner.p256_mul(k, p)
+        }
+        fn p256_add(&mut self, a: &Point, b: &Point) -> Result<Point, CryptoError> {
+            self.inner.p256_add(a, b)
+        }
+        fn p256_random_scalar(&mut self) -> Result<Scalar, CryptoError> {
+            match self.scalars.pop() {
+                Some(s) => Ok(s),
+                None => self.inner.p256_random_scalar(),
+            }
+        }
+        fn p256_reduce(&mut self, wide: &[u8]) -> Result<Scalar, CryptoError> {
+            self.inner.p256_reduce(wide)
+        }
+        fn aes128_ccm_seal(
+            &mut self,
+            key: &[u8; 16],
+            nonce: &[u8; 13],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &mut [u8; 16],
+        ) -> Result<(), CryptoError> {
+            self.inner.aes128_ccm_seal(key, nonce, aad, buf, tag)
+        }
+        fn aes128_ccm_open(
+            &mut self,
+            key: &[u8; 16],
+            nonce: &[u8; 13],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &[u8; 16],
+        ) -> Result<(), CryptoError> {
+            self.inner.aes128_ccm_open(key, nonce, aad, buf, tag)
+        }
+    }
+
+    const IDS: Identities<'static> =
+        Identities { context: b"zpair/1 test", id_prover: b"", id_verifier: b"device" };
+
+    fn secrets(c: &mut Fixed) -> Secrets {
+        Secrets::for_setup_code(c, &SetupCode::new(20_202_021).unwrap(), DeviceId(7)).unwrap()
+    }
+
+    #[test]
+    fn precomputed_and_plain_verifiers_answer_identically() {
+        let mut c = Fixed::new(&[]);
+        let s = secrets(&mut c);
+        let plain = s.verifier(&mut c).unwrap();
+        let mut pre = plain.clone();
+        assert!(!pre.is_precomputed());
+        pre.precompute(&mut c).unwrap();
+        assert!(pre.is_precomputed());
+        pre.precompute(&mut c).unwrap(); // idempotent
+        assert_eq!(pre, plain, "equality is about the record, not the cache");
+        assert_eq!(pre.to_bytes()[..], plain.to_bytes()[..]);
+
+        let prover = Prover::start(&mut c, &s).unwrap();
+        let y = c.p256_random_scalar().unwrap();
+        let mut with_y = Fixed::new(&[y]);
+        let a = VerifierKeys::respond(&mut with_y, &plain, &IDS, prover.share()).unwrap();
+        let mut with_y = Fixed::new(&[y]);
+        let b = VerifierKeys::respond(&mut with_y, &pre, &IDS, prover.share()).unwrap();
+        assert_eq!(a.share(), b.share(), "shareV");
+        assert_eq!(a.confirm_v(), b.confirm_v(), "confirmV");
+        assert_eq!(a.expected_confirm_p, b.expected_confirm_p);
+        assert_eq!(a.k_shared.expose(), b.k_shared.expose());
+
+        // And the prover agrees with the precomputed verifier.
+        let pk = prover.finish(&mut c, &IDS, b.share()).unwrap();
+        let confirm_p = *pk.confirm_p();
+        let app_key = pk.verify(b.confirm_v()).unwrap();
+        assert_eq!(b.verify(&confirm_p).unwrap().expose(), app_key.expose());
+    }
+
+    #[test]
+    fn precomputed_verifier_still_refuses_bad_shares() {
+        let mut c = Fixed::new(&[]);
+        let s = secrets(&mut c);
+        let mut v = s.verifier(&mut c).unwrap();
+        v.precompute(&mut c).unwrap();
+        // shareP = w0*M makes shareP - w0*M the identity.
+        let cancel = c.p256_mul(&s.w0, Some(&M)).unwrap();
+        let mut off_curve = cancel;
+        off_curve[64] ^= 1;
+        for share in [cancel, off_curve, [0; 65]] {
+            assert_eq!(
+                VerifierKeys::respond(&mut c, &v, &IDS, &share).unwrap_err(),
+                Spake2pError::InvalidShare
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_precomputation_changes_nothing() {
+        let mut c = Fixed::new(&[]);
+        let s = secrets(&mut c);
+        let mut v = s.verifier(&mut c).unwrap();
+        for fail in [1, 2] {
+            c.fail_mul = fail;
+            assert_eq!(v.precompute(&mut c), Err(CryptoError::Backend(-1)));
+            assert!(!v.is_precomputed());
+        }
+        // The handshake still works, computing w0*M and w0*N itself.
+        let prover = Prover::start(&mut c, &s).unwrap();
+        let vk = VerifierKeys::respond(&mut c, &v, &IDS, prover.share()).unwrap();
+        let pk = prover.finish(&mut c, &IDS, vk.share()).unwrap();
+        assert!(pk.verify(vk.confirm_v()).is_ok());
     }
 
     #[test]
