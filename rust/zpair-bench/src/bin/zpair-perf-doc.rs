@@ -153,6 +153,14 @@ fn render(r: &Results) -> Result<String, String> {
         writeln!(w, "| core flash (.text + .rodata), Cortex-M33, opt z | {} B ({:.1} KiB) | ≤ 24 KiB | {} |", grouped(s.2), s.2 as f64 / 1024.0, verdict(s.2 <= TARGET_TEXT)).ok();
         writeln!(w, "| core static RAM (.data + .bss), Cortex-M33 | {} B | ≤ 3 KiB | {} |", grouped(s.3 + s.4), verdict(s.3 + s.4 <= TARGET_RAM)).ok();
     }
+    if let Some((instr, mbedtls)) = qemu_instructions(r) {
+        writeln!(
+            w,
+            "| device handshake on a Cortex-M33 (mps2/an521 under QEMU, Zephyr's {mbedtls}), instructions (QEMU icount, §2) | {} | | |",
+            mega(instr)
+        )
+        .ok();
+    }
     let host_stack = r.kv("stack-host.tsv").get("host.max").cloned();
     let static_stack = r
         .kv("stack-static.tsv")
@@ -214,6 +222,7 @@ fn render(r: &Results) -> Result<String, String> {
 
     section_handshake(w, r, &x64, &x32, &meta);
     section_footprint(w, r, &sizes);
+    section_zephyr(w, r);
     section_wire(w, r, &flows);
     section_cloud(w, &cloud);
     section_fuzz(w, r, &meta);
@@ -394,11 +403,18 @@ fn section_handshake(
     )
     .ok();
     writeln!(w).ok();
-    let zephyr = r.kv("zephyr.tsv");
-    if let Some(cycles) = zephyr.get("cycles") {
-        writeln!(w, "**Cortex-M33 (mps2/an521 under QEMU, Zephyr, mbedTLS 3.6)**: the Twister test prints {cycles} cycles for the device's handshake ({}). QEMU is not cycle-accurate: read it as instructions executed.", zephyr.get("source").cloned().unwrap_or_default()).ok();
+    if let Some((instr, mbedtls)) = qemu_instructions(r) {
+        writeln!(
+            w,
+            "**Cortex-M33 (mps2/an521 under QEMU, Zephyr, {mbedtls})**: the device's handshake executes {} Thumb-2 instructions \
+             (Twister's `tests/core`, converted from QEMU's instruction-counting clock; see §2, \"Inside Zephyr\"). The baselines \
+             (SRP6a-3072, X25519) are not built into a Zephyr image, so the ratios above are taken on i686, where all of them \
+             run from the same mbedTLS in the same run.",
+            mega(instr)
+        )
+        .ok();
     } else {
-        writeln!(w, "**Cortex-M33 under QEMU**: no Zephyr cycle count is in this run (the Twister test that prints it had not landed when this report was generated, or no Zephyr workspace was present); the 32-bit figures above come from the i686 build of the same code.").ok();
+        writeln!(w, "**Cortex-M33 under QEMU**: not measured in this run (no Zephyr workspace, or `ZPAIR_PERF_ZEPHYR=0`); the 32-bit figures above come from the i686 build of the same code.").ok();
     }
     writeln!(w).ok();
 }
@@ -526,6 +542,80 @@ fn section_footprint(w: &mut String, r: &Results, sizes: &[(String, String, u64,
             writeln!(w, "The large frames hold values moved by value (staged credentials, persisted state, decoded messages); a device's thread running the engine needs this plus the crypto library's own stack (mbedTLS's ECP code keeps its big numbers on the heap).").ok();
             writeln!(w).ok();
         }
+    }
+}
+
+/// The device handshake's instructions on the Cortex-M33 under QEMU (tests/core), from its cycle
+/// count: with `-icount shift=S` QEMU advances virtual time by 2^S ns per instruction, and the
+/// cycle counter runs at `hz`, so instructions = cycles / (2^S ns × hz).
+fn qemu_instructions(r: &Results) -> Option<(f64, String)> {
+    let q = r.kv("zephyr-qemu.tsv");
+    let cycles: f64 = q.get("cycles")?.parse().ok()?;
+    let hz: f64 = q.get("hz")?.parse().ok()?;
+    if q.get("icount").map(String::as_str) != Some("y") {
+        return None;
+    }
+    let shift: i32 = q.get("icount_shift")?.parse().ok()?;
+    let per_instruction = 2f64.powi(shift) * 1e-9 * hz;
+    Some((cycles / per_instruction, q.get("mbedtls").cloned().unwrap_or_else(|| "mbedTLS".into())))
+}
+
+fn section_zephyr(w: &mut String, r: &Results) {
+    let q = r.kv("zephyr-qemu.tsv");
+    let foot = std::fs::read_to_string(r.dir().join("zephyr-footprint.txt")).unwrap_or_default();
+    if q.is_empty() && foot.is_empty() {
+        writeln!(w, "### Inside Zephyr").ok();
+        writeln!(w).ok();
+        writeln!(w, "Not measured in this run: there was no Zephyr workspace (see README, \"The Zephyr lane\"), or `ZPAIR_PERF_ZEPHYR=0`.").ok();
+        writeln!(w).ok();
+        return;
+    }
+    writeln!(w, "### Inside Zephyr").ok();
+    writeln!(w).ok();
+    if let Some((instr, mbedtls)) = qemu_instructions(r) {
+        writeln!(
+            w,
+            "**The device handshake on a Cortex-M33.** `tests/core` runs the device's side of a SPAKE2+ handshake (the zpair-zephyr \
+             glue, the core, the crypto provider's C half over Zephyr's {mbedtls}) on `mps2/an521/cpu0` under QEMU, through Twister, \
+             and prints the cycle counter around it: `{}`. QEMU runs that board with `-icount shift={}` (every instruction advances \
+             virtual time by 2^{} ns) and the counter at {} Hz, so the count is deterministic and converts to **{} Thumb-2 \
+             instructions** (cycles ÷ (2^shift ns × Hz)). It is an instruction count, not a silicon cycle count: a Cortex-M33 at \
+             64 MHz with single-cycle ALU, 2–3-cycle loads and flash wait states needs more cycles than instructions. Zephyr's mbedTLS \
+             configuration (`modules/mbedtls/configs/config-mbedtls.h`) sets `MBEDTLS_ECP_WINDOW_SIZE 2` and \
+             `MBEDTLS_ECP_FIXED_POINT_OPTIM 0` (no table of G, to save RAM and ROM; `CONFIG_MBEDTLS_ECP_NIST_OPTIM={}` here), so \
+             this is the `zpair` row of §1, not `zpair-g-table`: an application that supplies its own mbedTLS configuration with \
+             the fixed-point optimisation gets the faster figure.",
+            q.get("line").map_or("", String::as_str),
+            q.get("icount_shift").map_or("?", String::as_str),
+            q.get("icount_shift").map_or("?", String::as_str),
+            q.get("hz").map_or("?", String::as_str),
+            mega(instr),
+            q.get("nist_optim").map_or("n", String::as_str)
+        )
+        .ok();
+        writeln!(w).ok();
+    }
+    if !foot.is_empty() {
+        writeln!(
+            w,
+            "**The pairing sample's footprint** (`tools/zephyr-footprint`: `samples/pairing` built for the first board that \
+             builds of nrf7002dk/nrf5340/cpuapp and mps2/an521/cpu0; the image's memory regions, then what zpair adds by the \
+             origin of each symbol of the linked image, then the roots of Zephyr's rom_report/ram_report):"
+        )
+        .ok();
+        writeln!(w).ok();
+        writeln!(w, "```text").ok();
+        let mut on = false;
+        for line in foot.lines() {
+            if line.starts_with("== ") && (line.contains("memory regions") || line.contains("whole image")) {
+                on = true;
+            }
+            if on && !line.contains("full ") {
+                writeln!(w, "{line}").ok();
+            }
+        }
+        writeln!(w, "```").ok();
+        writeln!(w).ok();
     }
 }
 
