@@ -111,7 +111,17 @@ static int parse_response(size_t len, uint8_t *resp, size_t cap, size_t *resp_le
 		return -EBADMSG;
 	}
 	header_len = (size_t)(end - http_buf) + 4;
-	if (sscanf(http_buf + 9, "%3u", &code) != 1 || code < 100 || code > 599) {
+	/* "HTTP/1.x NNN ...": three digits, then a space or the end of the line (no sscanf: the
+	 * minimal libc has none).
+	 */
+	code = 0;
+	for (int i = 9; i < 12; i++) {
+		if (http_buf[i] < '0' || http_buf[i] > '9') {
+			return -EBADMSG;
+		}
+		code = code * 10 + (unsigned int)(http_buf[i] - '0');
+	}
+	if ((http_buf[12] != ' ' && http_buf[12] != '\r') || code < 100 || code > 599) {
 		return -EBADMSG;
 	}
 	line = strstr(http_buf, "\r\n");
