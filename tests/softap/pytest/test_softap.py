@@ -17,7 +17,9 @@
    joins; the fake radio refuses the passphrase (WIFI_STATUS_CONN_WRONG_PASSWORD); the device
    rolls back with wrong_password and reopens its window; the commissioner reconnects and
    reports wrong_password (exit code 5). The cloud shows no activation.
-6. `zpair pair softap` again with the right password, without a reboot: the device joins,
+6. The same for a network the radio does not see (ap_not_found, exit 5) and for one whose DHCP
+   server is silent (dhcp_timeout after CONFIG_ZPAIR_WIFI_DHCP_TIMEOUT_S, exit 5).
+7. `zpair pair softap` again with the right password, without a reboot: the device joins,
    gets its lease, activates with the cloud and commits. The cloud's `GET /v1/devices` must show
    the device activated over SoftAP, and the device's `zpair status` must say activated.
 
@@ -170,6 +172,15 @@ def _status(shell: Shell) -> list[str]:
     return shell.exec_command("zpair status")
 
 
+def _wait_state(shell: Shell, state: str) -> list[str]:
+    for _ in range(50):
+        lines = _status(shell)
+        if any(f"state: {state}" in l for l in lines):
+            return lines
+        time.sleep(0.2)
+    pytest.fail(f"the device did not reach {state}: {lines}")
+
+
 def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
     shell = Shell(dut, timeout=20)
     assert shell.wait_for_prompt(), "no shell prompt"
@@ -204,7 +215,7 @@ def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
                                      "--code", device["setup_code"]])
     assert rc == 0, events
     seen = json.dumps(events)
-    for name in (HOME_SSID, "Neighbour", "CoffeeShop"):
+    for name in (HOME_SSID, "NoLease", "Neighbour", "CoffeeShop"):
         assert name in seen, events
     dut.readlines_until(regex=r"fake_wifi: scan", timeout=5)
 
@@ -227,14 +238,32 @@ def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
     # overwritten when the commissioner's second session, which learnt it, disconnects).
     assert "pairing failed: wrong_password" in out, out
     dut.readlines_until(regex=r"pairing on port " + str(SOFTAP_PORT), timeout=20)
-    lines = _status(shell)
-    assert any("state: window_open" in l for l in lines), lines
+    # (The commissioner's second session may still be closing: session_open for a moment.)
+    lines = _wait_state(shell, "window_open")
     assert any("activated: no" in l for l in lines), lines
     devices = _http("GET", f"{cloud['base']}/v1/devices", key=key)
     assert not [d for d in devices if d["device_id"] == device_id
                 and d.get("status") == "activated"], devices
 
-    # 2. The right password, same boot: joined, leased, activated.
+    # 2. A network not in range, and one that associates but leases no address.
+    for network, driver_says, error in (
+        ("Nowhere", r"AP not found", "ap_not_found"),
+        ("NoLease", r"associated \(its DHCP server is silent\)", "dhcp_timeout"),
+    ):
+        dut.clear_buffer()
+        rc, events = _zpair(cloud, key, ["pair", "softap", "--ssid", ssid, "--device", device_id,
+                                         "--code", device["setup_code"], "--wifi-ssid", network,
+                                         "--security", "wpa2", "--timeout", "90"],
+                            wifi_pass=HOME_PSK)
+        errors = [e for e in events if e.get("event") == "error"]
+        assert rc == 5, events
+        assert errors and errors[-1]["error"] == error, events
+        out = "\n".join(dut.readlines_until(regex=r"pairing on port " + str(SOFTAP_PORT),
+                                            timeout=30))
+        assert re.search(r"fake_wifi: connect to " + network + r" .*: " + driver_says, out), out
+        assert "pairing failed: " + error in out, out
+
+    # 3. The right password, same boot: joined, leased, activated.
     dut.clear_buffer()
     rc, events = _zpair(cloud, key, ["pair", "softap", "--ssid", ssid, "--device", device_id,
                                      "--code", device["setup_code"], "--wifi-ssid", HOME_SSID,
@@ -253,12 +282,7 @@ def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
     assert mine[0]["cloud_device_id"], mine
 
     # The device's view: activated over SoftAP, window closed (AP stays off).
-    for _ in range(50):
-        lines = _status(shell)
-        if any("state: activated" in l for l in lines):
-            break
-        time.sleep(0.2)
-    assert any("state: activated" in l for l in lines), lines
+    lines = _wait_state(shell, "activated")
     assert any("mode: softap" in l for l in lines), lines
     assert any(re.search(r"cloud id: " + re.escape(mine[0]["cloud_device_id"]), l)
                for l in lines), lines

@@ -16,7 +16,8 @@
  * CONFIG_ZPAIR_TEST_HOME_PSK and then "leases" CONFIG_ZPAIR_TEST_LEASE_ADDR (the address
  * appears on the interface, as an offloaded module reports its DHCP lease); any other
  * passphrase is refused with WIFI_STATUS_CONN_WRONG_PASSWORD, an unknown SSID with
- * WIFI_STATUS_CONN_AP_NOT_FOUND. Two more networks are visible in scans.
+ * WIFI_STATUS_CONN_AP_NOT_FOUND. "NoLease" (WPA2-PSK, same passphrase) associates but its DHCP
+ * server never answers. Two more networks are only visible in scans.
  *
  * One radio: the station and the access point exclude each other (-EBUSY), as on the nRF7002.
  * The passphrase is compared, never stored or printed.
@@ -38,15 +39,20 @@ struct fake_ap {
 	uint8_t channel;
 	int8_t rssi;
 	uint8_t bssid[WIFI_MAC_ADDR_LEN];
+	/* Its DHCP server answers. */
+	bool dhcp;
 };
 
 /* Documentation MAC range 00-00-5E-00-53-xx (RFC 7042). */
 static const struct fake_ap air[] = {
 	{CONFIG_ZPAIR_TEST_HOME_SSID, WIFI_SECURITY_TYPE_PSK, CONFIG_ZPAIR_TEST_HOME_PSK, 6, -42,
-	 {0x00, 0x00, 0x5e, 0x00, 0x53, 0x10}},
+	 {0x00, 0x00, 0x5e, 0x00, 0x53, 0x10}, true},
+	{"NoLease", WIFI_SECURITY_TYPE_PSK, CONFIG_ZPAIR_TEST_HOME_PSK, 3, -60,
+	 {0x00, 0x00, 0x5e, 0x00, 0x53, 0x13}, false},
 	{"Neighbour", WIFI_SECURITY_TYPE_SAE, "not your network", 11, -71,
-	 {0x00, 0x00, 0x5e, 0x00, 0x53, 0x11}},
-	{"CoffeeShop", WIFI_SECURITY_TYPE_NONE, NULL, 1, -80, {0x00, 0x00, 0x5e, 0x00, 0x53, 0x12}},
+	 {0x00, 0x00, 0x5e, 0x00, 0x53, 0x11}, true},
+	{"CoffeeShop", WIFI_SECURITY_TYPE_NONE, NULL, 1, -80, {0x00, 0x00, 0x5e, 0x00, 0x53, 0x12},
+	 true},
 };
 
 static struct {
@@ -58,6 +64,7 @@ static struct {
 	bool associated;
 	bool leased;
 	int connect_status;
+	const struct fake_ap *joined;
 	struct in_addr lease;
 } fake;
 
@@ -87,7 +94,7 @@ static void lease_work_fn(struct k_work *work)
 {
 	ARG_UNUSED(work);
 	k_mutex_lock(&fake_lock, K_FOREVER);
-	if (fake.associated && !fake.leased) {
+	if (fake.associated && !fake.leased && fake.joined->dhcp) {
 		fake.leased = true;
 		printk("fake_wifi: DHCP lease %s\n", CONFIG_ZPAIR_TEST_LEASE_ADDR);
 		(void)net_if_ipv4_addr_add(fake.iface, &fake.lease, NET_ADDR_DHCP, 0);
@@ -189,7 +196,8 @@ static int fake_connect(const struct device *dev, struct wifi_connect_req_params
 	} else {
 		fake.connect_status = WIFI_STATUS_CONN_SUCCESS;
 		fake.associated = true;
-		outcome = "associated";
+		fake.joined = ap;
+		outcome = ap->dhcp ? "associated" : "associated (its DHCP server is silent)";
 	}
 	printk("fake_wifi: connect to %.*s (security %d, passphrase %u bytes): %s\n",
 	       p->ssid_length, p->ssid, p->security, p->psk_length, outcome);
