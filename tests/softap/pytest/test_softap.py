@@ -220,6 +220,7 @@ def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
     dut.readlines_until(regex=r"fake_wifi: scan", timeout=5)
 
     # 1. Wrong Wi-Fi password: refused by the fake radio, reported to the app precisely.
+    _wait_state(shell, "window_open")
     dut.clear_buffer()
     rc, events = _zpair(cloud, key, ["pair", "softap", "--ssid", ssid, "--device", device_id,
                                      "--code", device["setup_code"], "--wifi-ssid", HOME_SSID,
@@ -250,6 +251,9 @@ def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
         ("Nowhere", r"AP not found", "ap_not_found"),
         ("NoLease", r"associated \(its DHCP server is silent\)", "dhcp_timeout"),
     ):
+        # (The commissioner that learnt the last error may still be closing its session: a
+        # new one would be refused as busy until the device saw the close.)
+        _wait_state(shell, "window_open")
         dut.clear_buffer()
         rc, events = _zpair(cloud, key, ["pair", "softap", "--ssid", ssid, "--device", device_id,
                                          "--code", device["setup_code"], "--wifi-ssid", network,
@@ -264,6 +268,7 @@ def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
         assert "pairing failed: " + error in out, out
 
     # 3. The right password, same boot: joined, leased, activated.
+    _wait_state(shell, "window_open")
     dut.clear_buffer()
     rc, events = _zpair(cloud, key, ["pair", "softap", "--ssid", ssid, "--device", device_id,
                                      "--code", device["setup_code"], "--wifi-ssid", HOME_SSID,
