@@ -32,9 +32,20 @@ int zpair_cmd_run(const struct shell *sh, enum zpair_cmd cmd, uint32_t value, co
  * Same contract as zpair_net_connect / _status / _disconnect; outcomes that arrive later are
  * posted as ZPAIR_IN_NET inputs with their mode.
  */
-int zpair_wifi_connect(const struct zpair_wifi_params *wifi, uint32_t *ip4);
+int zpair_wifi_connect(uint8_t mode, const struct zpair_wifi_params *wifi, uint32_t *ip4);
 int zpair_wifi_status(uint32_t *ip4);
 int zpair_wifi_disconnect(void);
+/*
+ * The one Wi-Fi radio (shim/zpair_wifi.c, shim/zpair_softap.c): zpair_wifi.c owns the backend's
+ * event callback and hands the access point's and TCP events to zpair_softap_on_event(); the
+ * station and the access point exclude each other (zpair_softap_yield() takes the AP down
+ * before the station joins, zpair_wifi_yield() leaves the network before the AP starts).
+ */
+struct zpair_wifi_event;
+int zpair_wifi_ready(void);
+void zpair_wifi_yield(void);
+void zpair_softap_on_event(const struct zpair_wifi_event *evt);
+void zpair_softap_yield(void);
 int zpair_cellular_attach(uint32_t *ip4);
 int zpair_cellular_status(uint32_t *ip4);
 int zpair_cellular_detach(void);

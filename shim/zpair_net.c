@@ -110,7 +110,7 @@ int zpair_net_connect(uint8_t mode, const struct zpair_wifi_params *wifi, uint32
 	*ip4 = 0;
 #if defined(ZPAIR_HAVE_WIFI)
 	if (mode == ZPAIR_MODE_SOFTAP || mode == ZPAIR_MODE_BLE) {
-		return wifi == NULL ? -EINVAL : zpair_wifi_connect(wifi, ip4);
+		return wifi == NULL ? -EINVAL : zpair_wifi_connect(mode, wifi, ip4);
 	}
 #endif
 #if defined(ZPAIR_HAVE_CELLULAR)

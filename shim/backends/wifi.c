@@ -98,6 +98,8 @@ static struct {
 	struct zsock_pollfd fds[TCP_FDS];
 	uint32_t conn_ids[TCP_FDS];
 	uint32_t next_conn;
+	/* tcp_service_handler() runs (in the socket-service thread, lock held). */
+	bool in_handler;
 #endif
 } w;
 
@@ -778,6 +780,20 @@ static int tcp_slot_of_conn(uint32_t conn)
 	return -1;
 }
 
+/*
+ * Before closing sockets the socket-service thread may be polling (lock held): the
+ * (re)registration that dropped them wakes that thread, which leaves its poll and polls again
+ * without them; give it that moment when the close comes from another thread. Zephyr's own
+ * sockets tolerate a close during a poll, native_sim's offloaded host sockets (NSOS) do not
+ * (the host fd leaves the epoll set with the close and the poll's cleanup aborts the program).
+ */
+static void tcp_unpolled(void)
+{
+	if (!w.in_handler) {
+		k_msleep(2);
+	}
+}
+
 /* Drops slot i (lock held). */
 static void tcp_drop(int i)
 {
@@ -786,6 +802,7 @@ static void tcp_drop(int i)
 	w.fds[i].fd = -1;
 	w.conn_ids[i] = 0;
 	(void)tcp_register();
+	tcp_unpolled();
 	(void)zsock_close(fd);
 }
 
@@ -828,6 +845,7 @@ static void tcp_service_handler(struct net_socket_service_event *pev)
 	int fd = pev->event.fd;
 
 	k_mutex_lock(&wifi_lock, K_FOREVER);
+	w.in_handler = true;
 
 	if (!w.ap_up || fd < 0) {
 		goto out;
@@ -861,6 +879,7 @@ static void tcp_service_handler(struct net_socket_service_event *pev)
 		break;
 	}
 out:
+	w.in_handler = false;
 	k_mutex_unlock(&wifi_lock);
 }
 
@@ -910,6 +929,7 @@ static void tcp_close_all(void)
 		w.conn_ids[i] = 0;
 	}
 	(void)net_socket_service_unregister(&zpair_softap_svc);
+	tcp_unpolled();
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (fds[i] >= 0) {
 			(void)zsock_close(fds[i]);

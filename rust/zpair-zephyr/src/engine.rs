@@ -13,10 +13,10 @@
 //! a packet for the app goes back through the backend it came from.
 //!
 //! Transports: wired (UDP datagrams, `"ZP" 0x01 || packet`, with the retransmission cache of
-//! docs/transports.md) is implemented here. SoftAP (stream framing) and BLE (GATT fragments)
-//! plug in the same way: their backends deliver `ZPAIR_IN_PACKET` inputs with their mode and
-//! [`Engine::on_input`] routes them to a per-mode reassembler; until then their packets are
-//! dropped with a log message.
+//! docs/transports.md) is implemented here; SoftAP (TCP, stream framing) in [`crate::softap`].
+//! BLE (GATT fragments) plugs in the same way: its backend delivers `ZPAIR_IN_PACKET` inputs
+//! with its mode and [`Engine::on_input`] routes them to a per-mode reassembler. Wi-Fi scans
+//! for the app are collected into pages by [`crate::wifi`].
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -145,6 +145,10 @@ pub fn kconfig_config(modes: Modes) -> Result<Config, zpair_core::machine::Confi
 }
 
 fn errno_to_network_error(mode: Mode, rc: i32) -> PairError {
+    // The precise error of the backend (wrong password, AP not found, ...): ZPAIR_NET_ERROR().
+    if rc <= -ffi::ZPAIR_NET_ERR_BASE && rc > -(ffi::ZPAIR_NET_ERR_BASE + 0x100) {
+        return PairError::from_code(u8::try_from(-rc - ffi::ZPAIR_NET_ERR_BASE).unwrap_or(0x63));
+    }
     match (mode, -rc) {
         (_, ffi::errno::ENOTSUP) => PairError::Internal,
         (Mode::Wired, _) => PairError::NoLink,
@@ -251,6 +255,10 @@ struct Io {
     pending_net: Option<(Mode, u64)>,
     /// The mode of the pairing in progress (for activation and the network).
     mode: Option<Mode>,
+    /// SoftAP: stream reassembly per TCP connection.
+    softap: crate::softap::SoftAp,
+    /// The Wi-Fi scan in progress for the app.
+    scan: crate::wifi::Scan,
 }
 
 /// Something to do once the action that asked for it no longer borrows the device.
@@ -270,6 +278,8 @@ impl Io {
             announce_at: 0,
             pending_net: None,
             mode: None,
+            softap: crate::softap::SoftAp::new(),
+            scan: crate::wifi::Scan::new(),
         }
     }
 
@@ -289,6 +299,7 @@ impl Io {
                 }
                 self.rtx.sent(conn, datagram);
             }
+            ffi::ZPAIR_MODE_SOFTAP => self.softap.transmit(backend, packet),
             other => log::warn!("no transport for mode {other} in this build"),
         }
     }
@@ -301,6 +312,7 @@ impl Io {
             match mode {
                 ffi::ZPAIR_MODE_WIRED => ffi::zpair_wired_forget(backend),
                 ffi::ZPAIR_MODE_SOFTAP => {
+                    self.softap.forget(backend);
                     let _ = ffi::zpair_softap_close(backend);
                 }
                 ffi::ZPAIR_MODE_BLE => {
@@ -426,6 +438,7 @@ impl Io {
                     log::warn!("wifi scan not available ({rc})");
                     return Some(FollowUp::EmptyScan(conn));
                 }
+                self.scan.start(conn);
                 None
             }
             Action::ConnectNetwork { mode, wifi } => self.connect(mode, wifi, now),
@@ -714,9 +727,13 @@ impl Engine {
         match input.kind {
             ffi::ZPAIR_IN_PACKET => match input.mode {
                 ffi::ZPAIR_MODE_WIRED => self.wired_packet(now, input.conn, data),
+                ffi::ZPAIR_MODE_SOFTAP => self.io.softap.receive(&mut self.device, now, input.conn, data),
                 other => log::warn!("packet for mode {other}: no transport in this build"),
             },
             ffi::ZPAIR_IN_CONNECTED => {
+                if input.mode == ffi::ZPAIR_MODE_SOFTAP && !self.io.softap.connected(input.conn) {
+                    log::warn!("softap: no slot for conn {}", input.conn);
+                }
                 if let Some(mode) = mode_of(input.mode) {
                     self.device.app_connected(now, conn_id(input.mode, input.conn), mode);
                 }
@@ -724,6 +741,9 @@ impl Engine {
             ffi::ZPAIR_IN_DISCONNECTED => {
                 let conn = conn_id(input.mode, input.conn);
                 self.io.rtx.forget(conn);
+                if input.mode == ffi::ZPAIR_MODE_SOFTAP {
+                    self.io.softap.forget(input.conn);
+                }
                 self.device.app_disconnected(now, conn);
             }
             ffi::ZPAIR_IN_NET => self.net_changed(now, input.mode, input.arg),
@@ -739,7 +759,13 @@ impl Engine {
                 };
                 self.event(now, ev);
             }
-            ffi::ZPAIR_IN_SCAN => log::debug!("scan result ignored"),
+            ffi::ZPAIR_IN_SCAN => {
+                if let Some((conn, page)) = self.io.scan.input(input.arg, data) {
+                    if let Some(p) = self.device.scan_results(conn, &page) {
+                        self.io.transmit(conn, p);
+                    }
+                }
+            }
             other => log::warn!("unknown input kind {other}"),
         }
     }

@@ -59,6 +59,10 @@ pub mod errno {
     pub const EINPROGRESS: i32 = 119;
 }
 
+/// `ZPAIR_NET_ERR_BASE`: a `ZPAIR_IN_NET` arg of `-(ZPAIR_NET_ERR_BASE + code)` is a network
+/// failure with the PairError wire code `code` (`ZPAIR_NET_ERROR()`).
+pub const ZPAIR_NET_ERR_BASE: i32 = 0x10000;
+
 /// `struct zpair_input`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]

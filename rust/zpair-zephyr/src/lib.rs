@@ -51,9 +51,13 @@ pub mod ffi;
 #[cfg(CONFIG_ZPAIR)]
 pub mod link;
 #[cfg(CONFIG_ZPAIR)]
+mod softap;
+#[cfg(CONFIG_ZPAIR)]
 pub mod storage;
 #[cfg(CONFIG_ZPAIR)]
 pub mod sys;
+#[cfg(CONFIG_ZPAIR)]
+mod wifi;
 
 #[cfg(CONFIG_ZPAIR)]
 pub use engine::{start, AppInfo};

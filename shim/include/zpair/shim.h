@@ -136,7 +136,8 @@ enum zpair_input_kind {
 	/** A transport lost an app connection. */
 	ZPAIR_IN_DISCONNECTED = 3,
 	/** The network of `mode` changed: arg = ZPAIR_NET_UP / ZPAIR_NET_DOWN / a negative errno
-	 * (join failed).
+	 * (join failed) / ZPAIR_NET_ERROR(code) (join failed or link lost, with the precise zpair
+	 * error: a PairError wire code such as wrong password or DHCP timeout).
 	 */
 	ZPAIR_IN_NET = 4,
 	/** A command: arg = ZPAIR_CMD_*, conn its numeric argument, data[0..len) its data
@@ -153,6 +154,20 @@ enum zpair_input_kind {
 
 #define ZPAIR_NET_UP   1
 #define ZPAIR_NET_DOWN 0
+
+/**
+ * ZPAIR_IN_NET arg (and zpair_net_connect() return value) for a network failure with a precise
+ * zpair error: code is a PairError wire code (the ZPAIR_ERR_* of zpair/shim_backends.h, e.g.
+ * 0x31 wrong password, 0x30 AP not found, 0x33 DHCP timeout, 0x32 association failed). The
+ * value is -(0x10000 + code): below every negative errno, so both fit one int32_t.
+ * ZPAIR_NET_ERROR_CODE() gives the code back (-1 for other values).
+ */
+#define ZPAIR_NET_ERR_BASE      0x10000
+#define ZPAIR_NET_ERROR(code)   (-(int32_t)(ZPAIR_NET_ERR_BASE + (uint8_t)(code)))
+#define ZPAIR_NET_ERROR_CODE(v)                                                                    \
+	(((v) <= -ZPAIR_NET_ERR_BASE && (v) > -(ZPAIR_NET_ERR_BASE + 0x100))                       \
+		 ? (int)(-(v) - ZPAIR_NET_ERR_BASE)                                                \
+		 : -1)
 
 /** ZPAIR_IN_COMMAND: zpair_input.arg */
 enum zpair_cmd {
@@ -246,7 +261,12 @@ struct zpair_scan_result {
 /**
  * Brings up the network of `mode` (wifi: the credentials for Wi-Fi modes, NULL otherwise).
  * 0: up now (*ip4 holds the IPv4 address in network order, 0 when the interface has none, e.g.
- * offloaded sockets); -EINPROGRESS: a ZPAIR_IN_NET input will follow; other: failed at once.
+ * offloaded sockets); -EINPROGRESS: a ZPAIR_IN_NET input will follow (ZPAIR_NET_UP, or a
+ * failure: a negative errno or ZPAIR_NET_ERROR(code)); other: failed at once.
+ *
+ * Wi-Fi modes (SoftAP, BLE) share one radio: joining the network stops the SoftAP first (its
+ * app connections are reported as ZPAIR_IN_DISCONNECTED), and zpair_softap_start() leaves the
+ * network again.
  */
 int zpair_net_connect(uint8_t mode, const struct zpair_wifi_params *wifi, uint32_t *ip4);
 
@@ -256,7 +276,11 @@ int zpair_net_status(uint8_t mode, uint32_t *ip4);
 /** Leaves the network of `mode` that zpair joined. */
 int zpair_net_disconnect(uint8_t mode);
 
-/** Starts a Wi-Fi scan; results arrive as ZPAIR_IN_SCAN inputs. */
+/**
+ * Starts a Wi-Fi scan; results arrive as ZPAIR_IN_SCAN inputs (mode ZPAIR_MODE_SOFTAP, data =
+ * struct zpair_scan_result; security 0xff for networks zpair cannot join), then one with len 0
+ * (arg 0 or a negative errno). -EBUSY: a scan runs.
+ */
 int zpair_wifi_scan(void);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -290,15 +314,22 @@ void zpair_wired_forget(uint32_t conn);
 /* SoftAP backend (TCP on the access point)                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-/** Starts the access point `ssid` and the TCP listener; connections and stream-framed packets
- * arrive as inputs with mode ZPAIR_MODE_SOFTAP.
+/**
+ * Starts the access point `ssid` (CONFIG_ZPAIR_SOFTAP_SSID_PREFIX followed by the last four hex
+ * digits of the device id: -EINVAL otherwise) and the TCP listener on
+ * CONFIG_ZPAIR_SOFTAP_PORT, leaving the Wi-Fi network first if the station is on one (one
+ * radio). Inputs with mode ZPAIR_MODE_SOFTAP follow: ZPAIR_IN_CONNECTED (conn = the TCP
+ * connection), ZPAIR_IN_PACKET with the raw stream bytes as received (data[0..len), framing
+ * NOT removed: the glue reassembles), ZPAIR_IN_DISCONNECTED when the app closed, the connection
+ * broke, or the access point went down (zpair_softap_stop(), zpair_net_connect()).
+ * Idempotent.
  */
 int zpair_softap_start(const uint8_t *ssid, size_t ssid_len);
-/** Stops the listener and the access point. */
+/** Stops the listener and the access point (open connections: ZPAIR_IN_DISCONNECTED). */
 int zpair_softap_stop(void);
-/** Sends bytes (already stream-framed) on conn. */
+/** Sends bytes (already stream-framed) on conn. -ENOTCONN: conn unknown or closed. */
 int zpair_softap_send(uint32_t conn, const uint8_t *data, size_t len);
-/** Closes conn. */
+/** Closes conn (no ZPAIR_IN_DISCONNECTED follows). */
 int zpair_softap_close(uint32_t conn);
 
 /* ------------------------------------------------------------------------------------------ */
