@@ -7,7 +7,11 @@
 //! old or the new [`PersistedState`], never a mix: records carry a CRC-32 and a generation
 //! counter and alternate between two slots, A and B. [`Store::save`] always writes the slot that
 //! does *not* hold the newest valid record and never touches the other one; [`Store::load`]
-//! picks the valid record with the newest generation (wrap-around safe).
+//! picks the valid record with the newest generation (wrap-around safe). If that target slot
+//! holds a damaged record (invalid or unreadable), `save` erases it first: its slot and
+//! generation may be the ones the new record gets, and a torn in-place write that re-programs
+//! the damaged bytes with equal values would otherwise let the stale tail complete the
+//! rejected record again (a state that is neither the old nor the new one).
 //!
 //! # Record layout (format version 1, all integers little-endian)
 //!
@@ -606,12 +610,14 @@ pub struct Store<S: Storage> {
     newest: Option<(Slot, u32)>,
     /// Whether `newest` is known (a load succeeded since the last storage error).
     scanned: bool,
+    /// Per slot ([`Slot::index`]): the last load found it invalid or unreadable.
+    damaged: [bool; 2],
 }
 
 impl<S: Storage> Store<S> {
     /// Wraps a storage. Nothing is read until [`Store::load`] or [`Store::save`].
     pub fn new(storage: S) -> Self {
-        Store { storage, newest: None, scanned: false }
+        Store { storage, newest: None, scanned: false, damaged: [false; 2] }
     }
 
     /// The storage.
@@ -659,6 +665,7 @@ impl<S: Storage> Store<S> {
             }
         }
         let newest = best.as_ref().map(|(s, g, _)| (*s, *g));
+        self.damaged = slots.map(|s| matches!(s, SlotStatus::Invalid(_) | SlotStatus::Unreadable(_)));
         self.newest = newest;
         self.scanned = true;
         Loaded { state: best.map(|(_, _, st)| st), newest, slots }
@@ -667,6 +674,10 @@ impl<S: Storage> Store<S> {
     /// Writes `state` as a new record into the slot that does not hold the newest valid record,
     /// with the next generation, and reads it back to verify. The other slot is not touched,
     /// so a power cut at any point leaves the old or the new state. Returns the generation.
+    ///
+    /// A target slot the last load found damaged (invalid or unreadable) is erased before the
+    /// write, so that no byte of the rejected record survives a torn write (see the
+    /// [module documentation](self)).
     pub fn save(&mut self, state: &PersistedState) -> Result<u32, StorageError> {
         if !self.scanned {
             let _ = self.load();
@@ -707,6 +718,12 @@ impl<S: Storage> Store<S> {
             _ => StorageError::TooLarge,
         })?;
         let record = buf.get(..n).ok_or(StorageError::TooLarge)?;
+        if self.damaged.get(target.index()).copied().unwrap_or(true) {
+            self.storage.erase(target)?;
+            if let Some(d) = self.damaged.get_mut(target.index()) {
+                *d = false;
+            }
+        }
         self.storage.write(target, record)?;
         match self.storage.read(target, check)? {
             Some(m) if m == n && check.get(..n) == Some(record) => Ok(()),
@@ -729,6 +746,7 @@ impl<S: Storage> Store<S> {
         self.storage.erase(first)?;
         self.storage.erase(first.other())?;
         self.newest = None;
+        self.damaged = [false; 2];
         self.scanned = true;
         Ok(())
     }

@@ -323,3 +323,54 @@ fn a_too_small_flash_refuses_the_write_without_damage() {
     assert_eq!(store.save(&max_state()), Err(StorageError::TooLarge));
     assert_eq!(store.load().state.unwrap().failed_attempts, 1);
 }
+
+/// Regression (found by `storage_proptest::store_survives_random_power_cuts`): a save over a
+/// slot whose record was damaged (bit flip) reused that record's slot *and generation* (gen 1
+/// when no valid record was left; the damaged newest's generation when the store fell back to
+/// the other slot). A torn in-place write then re-programmed the damaged prefix with the same
+/// header bytes, and the stale tail completed the *damaged* record again: a reboot loaded a
+/// state the store had rejected, neither the old nor the new one.
+#[test]
+fn a_torn_save_over_a_damaged_slot_never_resurrects_its_record() {
+    let flipped = PersistedState::default();
+    // shares the damaged record's header and payload prefix, differs in the last byte
+    let new = PersistedState { failed_attempts: 1, ..PersistedState::default() };
+    let len = record_len(&new);
+    for fallback in [false, true] {
+        let mut base = Store::new(RamFlash::<RECORD_MAX>::new());
+        let (damaged, old) = if fallback {
+            base.save(&old_state()).unwrap(); // A gen 1
+            base.save(&flipped).unwrap(); // B gen 2
+            (Slot::B, Some(old_state()))
+        } else {
+            base.save(&flipped).unwrap(); // A gen 1
+            (Slot::A, None)
+        };
+        let flash = base.into_inner();
+        for bit in 0..len * 8 {
+            for torn in TORN {
+                // cuts in the erase of the damaged slot, around its end, and in the write
+                for cut in (0..=len + 1).chain(RECORD_MAX - 1..=RECORD_MAX + len + 1) {
+                    let mut f = flash.clone();
+                    f.slot_mut(damaged).unwrap()[bit / 8] ^= 1 << (bit % 8);
+                    let mut store = Store::new(f);
+                    let l = store.load();
+                    assert_eq!(l.state, old, "flip of bit {bit}");
+                    assert!(matches!(l.slots[damaged.index()], SlotStatus::Invalid(_)));
+                    store.storage_mut().set_torn_write(torn);
+                    store.storage_mut().cut_power_after(cut);
+                    let r = store.save(&new);
+                    let got = reboot_load(store.storage()).state;
+                    if r.is_ok() {
+                        assert_eq!(got, Some(new.clone()));
+                    } else {
+                        assert!(
+                            got == old || got == Some(new.clone()),
+                            "fallback {fallback} bit {bit} {torn:?} cut {cut}: {got:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
