@@ -71,6 +71,8 @@
 
 mod app;
 mod cbor;
+#[cfg(test)]
+mod cbor_reference;
 mod device;
 
 pub use app::{AppToDevice, Provision, ResetKind, ScanRequest};

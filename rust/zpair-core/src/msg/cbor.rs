@@ -1,4 +1,5 @@
-//! The strict CBOR subset zpair's messages use, over minicbor's `Decoder` / `Encoder`.
+//! The strict CBOR subset zpair's messages use: a small hand-written reader, and minicbor's
+//! `Encoder` for writing.
 //!
 //! Decoding rules (see the [`msg`](super) module documentation for the full picture):
 //! - only definite lengths: indefinite-length strings, arrays and maps are `Malformed`;
@@ -8,11 +9,10 @@
 //!   [`SKIP_DEPTH_MAX`] levels deep;
 //! - integers may use any width (encoders always use the shortest).
 //!
-//! Every minicbor error is mapped to a [`WireError`]: running out of input is `Truncated`,
-//! anything else `Malformed`.
+//! Running out of input is `Truncated`, anything else `Malformed` (counts beyond a bound:
+//! `TooLong`).
 
 use crate::error::WireError;
-use minicbor::decode::Decoder;
 use minicbor::encode::{self, Encoder, Write};
 
 /// Largest map key. Keys are tracked in a `u64` bit set, which is how duplicates are found
@@ -32,49 +32,73 @@ const MAJOR_ARRAY: u8 = 4;
 const MAJOR_MAP: u8 = 5;
 const INFO_INDEFINITE: u8 = 31;
 
-fn conv(e: minicbor::decode::Error) -> WireError {
-    if e.is_end_of_input() {
-        WireError::Truncated
-    } else {
-        WireError::Malformed
-    }
-}
-
 /// A strict reader over borrowed bytes.
+///
+/// Hand-written rather than built on minicbor's `Decoder`: the subset is small (one head format,
+/// definite lengths only), and one head parser shared by every item is a fraction of the code of
+/// a general decoder. Errors follow the rules above: running out of input is `Truncated`,
+/// anything else `Malformed` (or `TooLong` for counts beyond a bound).
 pub(crate) struct Reader<'b> {
-    d: Decoder<'b>,
+    buf: &'b [u8],
+    pos: usize,
 }
 
 impl<'b> Reader<'b> {
     pub(crate) fn new(bytes: &'b [u8]) -> Self {
-        Reader {
-            d: Decoder::new(bytes),
-        }
+        Reader { buf: bytes, pos: 0 }
     }
 
     /// The initial byte of the next item, split into (major type, additional info).
     fn peek(&self) -> Result<(u8, u8), WireError> {
-        let b = self
-            .d
-            .input()
-            .get(self.d.position())
-            .copied()
-            .ok_or(WireError::Truncated)?;
+        let b = self.buf.get(self.pos).copied().ok_or(WireError::Truncated)?;
         Ok((b >> 5, b & 0x1f))
     }
 
-    fn expect_major(&self, major: u8) -> Result<u8, WireError> {
+    /// The next `n` bytes.
+    fn take(&mut self, n: usize) -> Result<&'b [u8], WireError> {
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let taken = rest.get(..n).ok_or(WireError::Truncated)?;
+        self.pos += n;
+        Ok(taken)
+    }
+
+    /// The argument of a head whose initial byte (with additional info `info`) was consumed:
+    /// the value itself (0..=23) or 1, 2, 4 or 8 big-endian bytes. Reserved values (28..=30)
+    /// and indefinite lengths (31) are `Malformed`.
+    #[inline(never)]
+    fn arg(&mut self, info: u8) -> Result<u64, WireError> {
+        let len = match info {
+            0..=23 => return Ok(u64::from(info)),
+            24 => 1,
+            25 => 2,
+            26 => 4,
+            27 => 8,
+            _ => return Err(WireError::Malformed),
+        };
+        let bytes = self.take(len)?;
+        Ok(bytes.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b)))
+    }
+
+    /// The argument of a definite-length head of type `major`.
+    #[inline(never)]
+    fn head(&mut self, major: u8) -> Result<u64, WireError> {
         let (m, info) = self.peek()?;
         if m != major || info == INFO_INDEFINITE {
             return Err(WireError::Malformed);
         }
-        Ok(info)
+        self.pos += 1;
+        self.arg(info)
+    }
+
+    /// The content of a definite-length byte or text string.
+    fn string(&mut self, major: u8) -> Result<&'b [u8], WireError> {
+        let n = usize::try_from(self.head(major)?).map_err(|_| WireError::Malformed)?;
+        self.take(n)
     }
 
     /// An unsigned integer of any width.
     pub(crate) fn uint(&mut self) -> Result<u64, WireError> {
-        self.expect_major(MAJOR_UINT)?;
-        self.d.u64().map_err(conv)
+        self.head(MAJOR_UINT)
     }
 
     /// An unsigned integer that must fit `u8`.
@@ -94,22 +118,35 @@ impl<'b> Reader<'b> {
 
     /// A signed integer that must fit `i8`.
     pub(crate) fn i8(&mut self) -> Result<i8, WireError> {
-        let (m, _) = self.peek()?;
+        let (m, info) = self.peek()?;
         if m != MAJOR_UINT && m != MAJOR_NINT {
             return Err(WireError::Malformed);
         }
-        self.d.i8().map_err(conv)
+        self.pos += 1;
+        // A negative integer is -1 - argument: both ranges are 0..=127 of the argument.
+        let n = i8::try_from(self.arg(info)?).map_err(|_| WireError::Malformed)?;
+        Ok(if m == MAJOR_NINT { -1 - n } else { n })
     }
 
     /// `false` or `true`.
     pub(crate) fn bool(&mut self) -> Result<bool, WireError> {
-        self.d.bool().map_err(conv)
+        let at = self.pos;
+        let (m, info) = self.peek()?;
+        self.pos += 1;
+        match (m, info) {
+            (7, 20) => Ok(false),
+            (7, 21) => Ok(true),
+            // Kept from the minicbor-based reader this one replaced: a negative integer head
+            // with a 1..8-byte argument where a bool belongs is `Truncated` when the input
+            // ends right after its first argument byte.
+            (MAJOR_NINT, 24..=27) if self.buf.get(at + 2).is_none() => Err(WireError::Truncated),
+            _ => Err(WireError::Malformed),
+        }
     }
 
     /// A definite-length byte string.
     pub(crate) fn bytes(&mut self) -> Result<&'b [u8], WireError> {
-        self.expect_major(MAJOR_BYTES)?;
-        self.d.bytes().map_err(conv)
+        self.string(MAJOR_BYTES)
     }
 
     /// A definite-length byte string of exactly `N` bytes.
@@ -119,14 +156,13 @@ impl<'b> Reader<'b> {
 
     /// A definite-length UTF-8 text string.
     pub(crate) fn text(&mut self) -> Result<&'b str, WireError> {
-        self.expect_major(MAJOR_TEXT)?;
-        self.d.str().map_err(conv)
+        let bytes = self.string(MAJOR_TEXT)?;
+        core::str::from_utf8(bytes).map_err(|_| WireError::Malformed)
     }
 
     /// A definite-length array header; more than `max` elements is `TooLong`.
     pub(crate) fn array(&mut self, max: usize) -> Result<usize, WireError> {
-        self.expect_major(MAJOR_ARRAY)?;
-        let n = self.d.array().map_err(conv)?.ok_or(WireError::Malformed)?;
+        let n = self.head(MAJOR_ARRAY)?;
         match usize::try_from(n) {
             Ok(n) if n <= max => Ok(n),
             _ => Err(WireError::TooLong),
@@ -135,8 +171,7 @@ impl<'b> Reader<'b> {
 
     /// A definite-length map header, returning the field iterator state.
     pub(crate) fn map(&mut self) -> Result<Fields, WireError> {
-        self.expect_major(MAJOR_MAP)?;
-        let n = self.d.map().map_err(conv)?.ok_or(WireError::Malformed)?;
+        let n = self.head(MAJOR_MAP)?;
         // Keys are unique and at most MAX_KEY, so a longer map cannot be valid.
         if n > MAX_KEY + 1 {
             return Err(WireError::TooLong);
@@ -172,21 +207,25 @@ impl<'b> Reader<'b> {
                 return Err(WireError::Malformed);
             }
             let children = match major {
-                MAJOR_UINT => self.d.u64().map(|_| 0).map_err(conv)?,
-                MAJOR_NINT => self.d.int().map(|_| 0).map_err(conv)?,
-                MAJOR_BYTES => self.d.bytes().map(|_| 0).map_err(conv)?,
-                MAJOR_TEXT => self.d.str().map(|_| 0).map_err(conv)?,
-                MAJOR_ARRAY => self.d.array().map_err(conv)?.ok_or(WireError::Malformed)?,
-                MAJOR_MAP => self
-                    .d
-                    .map()
-                    .map_err(conv)?
-                    .ok_or(WireError::Malformed)?
-                    .checked_mul(2)
-                    .ok_or(WireError::TooLong)?,
+                MAJOR_BYTES | MAJOR_TEXT => {
+                    let s = self.string(major)?;
+                    if major == MAJOR_TEXT && core::str::from_utf8(s).is_err() {
+                        return Err(WireError::Malformed);
+                    }
+                    0
+                }
+                MAJOR_UINT | MAJOR_NINT | MAJOR_ARRAY | MAJOR_MAP => {
+                    self.pos += 1;
+                    let n = self.arg(info)?;
+                    match major {
+                        MAJOR_ARRAY => n,
+                        MAJOR_MAP => n.checked_mul(2).ok_or(WireError::TooLong)?,
+                        _ => 0,
+                    }
+                }
                 // Major 7: false, true, null only (info 20..=22).
                 7 if (20..=22).contains(&info) => {
-                    self.d.set_position(self.d.position() + 1);
+                    self.pos += 1;
                     0
                 }
                 // Tags (6), floats, other simple values.
@@ -194,7 +233,7 @@ impl<'b> Reader<'b> {
             };
             if children > 0 {
                 // Every item takes at least one byte: a count beyond the input cannot be met.
-                let left = self.d.input().len().saturating_sub(self.d.position());
+                let left = self.buf.len().saturating_sub(self.pos);
                 if children > left as u64 {
                     return Err(WireError::Truncated);
                 }
@@ -209,7 +248,7 @@ impl<'b> Reader<'b> {
 
     /// Succeeds if every input byte was consumed.
     pub(crate) fn finish(&self) -> Result<(), WireError> {
-        if self.d.position() == self.d.input().len() {
+        if self.pos == self.buf.len() {
             Ok(())
         } else {
             Err(WireError::TrailingBytes)
@@ -225,6 +264,12 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// The number of keys still to read.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
+        self.remaining
+    }
+
     /// The next key, or `None` at the end of the map.
     pub(crate) fn next(&mut self, r: &mut Reader<'_>) -> Result<Option<u8>, WireError> {
         if self.remaining == 0 {
@@ -488,3 +533,4 @@ mod tests {
         assert_eq!(buf, [0, 0, 0, 0, 0xaa, 0xaa]);
     }
 }
+
