@@ -256,6 +256,190 @@ impl<'b> Reader<'b> {
     }
 }
 
+/// A decoder with minicbor's `Decoder` semantics for the methods the cloud API codec
+/// ([`crate::activation`]) uses, built on [`Reader`]'s head parser so that a device links one
+/// CBOR decoder, not two. Unlike [`Reader`] it accepts what minicbor accepts: `skip` passes
+/// over tags, floats, simple values and indefinite-length items. Errors are minicbor's mapped
+/// the way the codec always mapped them: running out of input is `Truncated`, anything else
+/// `Malformed`. `msg/cbor_reference.rs` checks it against minicbor's `Decoder`.
+pub(crate) struct Decoder<'b> {
+    r: Reader<'b>,
+}
+
+impl<'b> Decoder<'b> {
+    pub(crate) fn new(bytes: &'b [u8]) -> Self {
+        Decoder { r: Reader::new(bytes) }
+    }
+
+    /// The offset of the next item.
+    pub(crate) fn position(&self) -> usize {
+        self.r.pos
+    }
+
+    /// The next byte, consumed.
+    fn read(&mut self) -> Result<u8, WireError> {
+        let b = self.r.buf.get(self.r.pos).copied().ok_or(WireError::Truncated)?;
+        self.r.pos += 1;
+        Ok(b)
+    }
+
+    /// The error for an item starting at `at` that has the wrong type. minicbor classifies the
+    /// item's type first, and for a negative integer with a 1..8-byte argument it looks at the
+    /// byte after the item's first argument byte: without one, the input "ended".
+    #[inline(never)]
+    fn mismatch(&self, at: usize) -> WireError {
+        match self.r.buf.get(at) {
+            Some(0x38..=0x3b) if self.r.buf.get(at + 2).is_none() => WireError::Truncated,
+            _ => WireError::Malformed,
+        }
+    }
+
+    /// The argument of the item at `at` whose initial byte or additional info is `b`.
+    fn unsigned(&mut self, at: usize, b: u8) -> Result<u64, WireError> {
+        if b > 0x1b {
+            return Err(self.mismatch(at));
+        }
+        self.r.arg(b)
+    }
+
+    /// A head of type `major` (any length, indefinite allowed) : `None` for indefinite.
+    #[inline(never)]
+    fn head(&mut self, major: u8, indefinite_ok: bool) -> Result<Option<u64>, WireError> {
+        let at = self.r.pos;
+        let b = self.read()?;
+        let info = b & 0x1f;
+        if b >> 5 != major || (info == INFO_INDEFINITE && !indefinite_ok) {
+            return Err(self.mismatch(at));
+        }
+        if info == INFO_INDEFINITE {
+            return Ok(None);
+        }
+        self.unsigned(at, info).map(Some)
+    }
+
+    fn string(&mut self, major: u8) -> Result<&'b [u8], WireError> {
+        let n = self.head(major, false)?.unwrap_or_default();
+        let n = usize::try_from(n).map_err(|_| WireError::Malformed)?;
+        self.r.take(n)
+    }
+
+    /// An unsigned integer of any width.
+    pub(crate) fn u64(&mut self) -> Result<u64, WireError> {
+        let at = self.r.pos;
+        let b = self.read()?;
+        self.unsigned(at, b)
+    }
+
+    /// An unsigned integer that must fit `u8`.
+    pub(crate) fn u8(&mut self) -> Result<u8, WireError> {
+        u8::try_from(self.u64()?).map_err(|_| WireError::Malformed)
+    }
+
+    /// An unsigned integer that must fit `u16`.
+    pub(crate) fn u16(&mut self) -> Result<u16, WireError> {
+        u16::try_from(self.u64()?).map_err(|_| WireError::Malformed)
+    }
+
+    /// An unsigned integer that must fit `u32`.
+    pub(crate) fn u32(&mut self) -> Result<u32, WireError> {
+        u32::try_from(self.u64()?).map_err(|_| WireError::Malformed)
+    }
+
+    /// A definite-length byte string.
+    pub(crate) fn bytes(&mut self) -> Result<&'b [u8], WireError> {
+        self.string(MAJOR_BYTES)
+    }
+
+    /// A definite-length UTF-8 text string.
+    pub(crate) fn str(&mut self) -> Result<&'b str, WireError> {
+        let bytes = self.string(MAJOR_TEXT)?;
+        core::str::from_utf8(bytes).map_err(|_| WireError::Malformed)
+    }
+
+    /// An array header: `Some(length)`, or `None` for an indefinite-length array.
+    pub(crate) fn array(&mut self) -> Result<Option<u64>, WireError> {
+        self.head(MAJOR_ARRAY, true)
+    }
+
+    /// A map header: `Some(entries)`, or `None` for an indefinite-length map.
+    pub(crate) fn map(&mut self) -> Result<Option<u64>, WireError> {
+        self.head(MAJOR_MAP, true)
+    }
+
+    /// Skips one item, as minicbor's `Decoder::skip` without its `alloc` feature does:
+    /// indefinite-length arrays and maps are only accepted where no definite container is
+    /// still open around them.
+    pub(crate) fn skip(&mut self) -> Result<(), WireError> {
+        let mut nrounds = 1u64; // items of arrays and maps still to skip
+        let mut irounds = 0u64; // indefinite-length containers still open
+        while nrounds > 0 || irounds > 0 {
+            let at = self.r.pos;
+            let b = self.r.buf.get(at).copied().ok_or(WireError::Truncated)?;
+            let info = b & 0x1f;
+            match b >> 5 {
+                MAJOR_UINT | MAJOR_NINT if info <= 0x1b => {
+                    self.r.pos += 1;
+                    self.r.arg(info)?;
+                }
+                MAJOR_BYTES | MAJOR_TEXT if info == INFO_INDEFINITE => {
+                    self.r.pos += 1;
+                    // Chunks of definite strings of the same type, up to a break.
+                    loop {
+                        match self.r.buf.get(self.r.pos) {
+                            None => return Err(WireError::Truncated),
+                            Some(0xff) => {
+                                self.r.pos += 1;
+                                break;
+                            }
+                            Some(_) if b >> 5 == MAJOR_TEXT => {
+                                self.str()?;
+                            }
+                            Some(_) => {
+                                self.bytes()?;
+                            }
+                        }
+                    }
+                }
+                MAJOR_BYTES => {
+                    self.bytes()?;
+                }
+                MAJOR_TEXT => {
+                    self.str()?;
+                }
+                MAJOR_ARRAY | MAJOR_MAP => {
+                    let n = self.head(b >> 5, true)?;
+                    match n {
+                        Some(n) if b >> 5 == MAJOR_MAP => {
+                            nrounds = nrounds.saturating_add(n.saturating_mul(2))
+                        }
+                        Some(n) => nrounds = nrounds.saturating_add(n),
+                        None if nrounds < 2 => irounds = irounds.saturating_add(1),
+                        None => return Err(WireError::Malformed),
+                    }
+                }
+                // Tags: the tagged item follows and counts as the item.
+                6 if info <= 0x1b => {
+                    self.r.pos += 1;
+                    self.r.arg(info)?;
+                    continue;
+                }
+                // Simple values and floats (0xe0..=0xfb).
+                7 if info <= 0x1b => {
+                    self.r.pos += 1;
+                    self.r.arg(info)?;
+                }
+                7 if b == 0xff => {
+                    self.r.pos += 1;
+                    irounds = irounds.saturating_sub(1);
+                }
+                _ => return Err(WireError::Malformed),
+            }
+            nrounds = nrounds.saturating_sub(1);
+        }
+        Ok(())
+    }
+}
+
 /// Iterates over the keys of a map, rejecting bad and duplicate keys. The caller reads (or
 /// [`Reader::skip`]s) each key's value before asking for the next key.
 pub(crate) struct Fields {
