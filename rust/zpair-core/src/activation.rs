@@ -63,9 +63,7 @@
 
 use crate::error::{PairError, WireError};
 use crate::types::{ActivationToken, CloudEndpoint, DeviceId, Mode, Modes, ProductId};
-use minicbor::encode::write::Cursor;
-use crate::msg::cbor::Decoder;
-use minicbor::Encoder;
+use crate::msg::cbor::{Decoder, Full, Writer};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 use zpair_crypto::{Crypto, CryptoError, AES128_KEY_LEN, CCM_NONCE_LEN, CCM_TAG_LEN};
@@ -387,9 +385,9 @@ pub fn open_operational_secret<C: Crypto>(
 // CBOR helpers
 // ------------------------------------------------------------------------------------------
 
-type Enc<'a> = Encoder<Cursor<&'a mut [u8]>>;
+type Enc<'a> = Writer<'a>;
 
-fn enc_err<E>(_: minicbor::encode::Error<E>) -> WireError {
+fn enc_err(_: Full) -> WireError {
     // Writing to a slice fails only when it is full.
     WireError::BufferTooSmall
 }
@@ -397,13 +395,11 @@ fn enc_err<E>(_: minicbor::encode::Error<E>) -> WireError {
 /// Runs `body` on a fresh encoder over `buf` and returns the encoded length.
 fn encode_with(
     buf: &mut [u8],
-    body: impl FnOnce(
-        &mut Enc<'_>,
-    ) -> Result<(), minicbor::encode::Error<minicbor::encode::write::EndOfSlice>>,
+    body: impl FnOnce(&mut Enc<'_>) -> Result<(), Full>,
 ) -> Result<usize, WireError> {
-    let mut e = Encoder::new(Cursor::new(buf));
+    let mut e = Writer::new(buf);
     body(&mut e).map_err(enc_err)?;
-    Ok(e.into_writer().position())
+    Ok(e.position())
 }
 
 /// Reads one definite-length map of at most `max_entries` entries with keys below 64, calling

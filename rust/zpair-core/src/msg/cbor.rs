@@ -1,5 +1,4 @@
-//! The strict CBOR subset zpair's messages use: a small hand-written reader, and minicbor's
-//! `Encoder` for writing.
+//! The strict CBOR subset zpair's messages use: a small hand-written reader and writer.
 //!
 //! Decoding rules (see the [`msg`](super) module documentation for the full picture):
 //! - only definite lengths: indefinite-length strings, arrays and maps are `Malformed`;
@@ -13,7 +12,6 @@
 //! `TooLong`).
 
 use crate::error::WireError;
-use minicbor::encode::{self, Encoder, Write};
 
 /// Largest map key. Keys are tracked in a `u64` bit set, which is how duplicates are found
 /// without allocation; a message has at most 64 fields.
@@ -478,17 +476,134 @@ pub(crate) fn required<T>(v: Option<T>) -> Result<T, WireError> {
     v.ok_or(WireError::Malformed)
 }
 
-/// Result of the generic encoders.
-pub(crate) type EncResult<W> = Result<(), encode::Error<<W as Write>::Error>>;
+/// The one way writing fails: the caller's buffer is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Full;
 
-/// A writer that only counts bytes (for [`encoded_len`](super::Message::encoded_len)).
-pub(crate) struct Counter(pub(crate) usize);
+/// Result of the encoders.
+pub(crate) type EncResult = Result<(), Full>;
 
-impl Write for Counter {
-    type Error = core::convert::Infallible;
-    fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
-        self.0 = self.0.saturating_add(buf.len());
-        Ok(())
+/// A CBOR writer over a caller buffer, or a counter of the bytes it would write.
+///
+/// Hand-written rather than minicbor's `Encoder`: every item is one shortest-form head (shared
+/// by all methods, not instantiated per integer width and per sink) plus, for strings, the
+/// content. The output is byte-for-byte minicbor's (a property test in `cbor_reference.rs`
+/// checks it), and so is a failure: the pieces are minicbor's (see [`Writer::head`]), each
+/// written whole or not at all, and the position stops at the first piece that does not fit.
+pub(crate) struct Writer<'a> {
+    /// `None`: count only.
+    buf: Option<&'a mut [u8]>,
+    pos: usize,
+}
+
+impl<'a> Writer<'a> {
+    /// A writer into `buf`.
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Writer {
+            buf: Some(buf),
+            pos: 0,
+        }
+    }
+
+    /// A writer that only counts bytes.
+    pub(crate) fn counter() -> Self {
+        Writer { buf: None, pos: 0 }
+    }
+
+    /// Bytes written (or counted) so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Writes `bytes` whole, or nothing and `Full`.
+    #[inline(never)]
+    fn put(&mut self, bytes: &[u8]) -> Result<&mut Self, Full> {
+        match &mut self.buf {
+            None => self.pos = self.pos.saturating_add(bytes.len()),
+            Some(buf) => {
+                let end = self.pos.checked_add(bytes.len()).ok_or(Full)?;
+                buf.get_mut(self.pos..end)
+                    .ok_or(Full)?
+                    .copy_from_slice(bytes);
+                self.pos = end;
+            }
+        }
+        Ok(self)
+    }
+
+    /// A head of major type `major` carrying `v` in the shortest form: the initial byte and the
+    /// 0 or 1 argument byte in one write, or the initial byte, then the 2, 4 or 8 argument
+    /// bytes (two writes), as minicbor does.
+    #[inline(never)]
+    fn head(&mut self, major: u8, v: u64) -> Result<&mut Self, Full> {
+        let (info, n) = match v {
+            0..=23 => (v as u8, 0),
+            24..=0xff => (24, 1),
+            0x100..=0xffff => (25, 2),
+            0x1_0000..=0xffff_ffff => (26, 4),
+            _ => (27, 8),
+        };
+        let initial = major << 5 | info;
+        if n <= 1 {
+            // One write, as minicbor does for a value that fits the head or one more byte.
+            return self.put([initial, v as u8].get(..1 + n).unwrap_or_default());
+        }
+        let be = v.to_be_bytes();
+        self.put(&[initial])?.put(be.get(8 - n..).unwrap_or_default())
+    }
+
+    /// An unsigned integer.
+    pub(crate) fn u64(&mut self, v: u64) -> Result<&mut Self, Full> {
+        self.head(MAJOR_UINT, v)
+    }
+
+    /// An unsigned integer.
+    pub(crate) fn u32(&mut self, v: u32) -> Result<&mut Self, Full> {
+        self.head(MAJOR_UINT, v.into())
+    }
+
+    /// An unsigned integer.
+    pub(crate) fn u16(&mut self, v: u16) -> Result<&mut Self, Full> {
+        self.head(MAJOR_UINT, v.into())
+    }
+
+    /// An unsigned integer.
+    pub(crate) fn u8(&mut self, v: u8) -> Result<&mut Self, Full> {
+        self.head(MAJOR_UINT, v.into())
+    }
+
+    /// A signed integer.
+    pub(crate) fn i8(&mut self, v: i8) -> Result<&mut Self, Full> {
+        match u8::try_from(v) {
+            Ok(u) => self.head(MAJOR_UINT, u.into()),
+            // -1 - v fits 0..=127.
+            Err(_) => self.head(MAJOR_NINT, (-1 - i16::from(v)) as u64),
+        }
+    }
+
+    /// `false` or `true`.
+    pub(crate) fn bool(&mut self, v: bool) -> Result<&mut Self, Full> {
+        self.put(&[if v { 0xf5 } else { 0xf4 }])
+    }
+
+    /// A byte string.
+    pub(crate) fn bytes(&mut self, v: &[u8]) -> Result<&mut Self, Full> {
+        self.head(MAJOR_BYTES, v.len() as u64)?.put(v)
+    }
+
+    /// A text string.
+    pub(crate) fn str(&mut self, v: &str) -> Result<&mut Self, Full> {
+        self.head(MAJOR_TEXT, v.len() as u64)?.put(v.as_bytes())
+    }
+
+    /// A definite-length array header.
+    pub(crate) fn array(&mut self, n: u64) -> Result<&mut Self, Full> {
+        self.head(MAJOR_ARRAY, n)
+    }
+
+    /// A definite-length map header.
+    pub(crate) fn map(&mut self, n: u64) -> Result<&mut Self, Full> {
+        self.head(MAJOR_MAP, n)
     }
 }
 
@@ -498,7 +613,7 @@ pub(crate) fn count(present: &[bool]) -> u64 {
 }
 
 /// Writes a key and an unsigned value.
-pub(crate) fn kv_uint<W: Write>(e: &mut Encoder<W>, k: u8, v: u64) -> EncResult<W> {
+pub(crate) fn kv_uint(e: &mut Writer<'_>, k: u8, v: u64) -> EncResult {
     e.u8(k)?.u64(v)?;
     Ok(())
 }
@@ -532,24 +647,24 @@ pub(crate) const fn max(a: usize, b: usize) -> usize {
     }
 }
 
-/// minicbor's cursor over a caller buffer.
-pub(crate) type SliceCursor<'a> = encode::write::Cursor<&'a mut [u8]>;
-
 /// Encodes into a caller buffer; on failure the partly written prefix is wiped (it may hold
 /// secrets) and `BufferTooSmall` is returned.
-pub(crate) fn encode_into<'a>(
-    buf: &'a mut [u8],
-    f: impl FnOnce(&mut Encoder<SliceCursor<'a>>) -> EncResult<SliceCursor<'a>>,
+pub(crate) fn encode_into(
+    buf: &mut [u8],
+    f: impl FnOnce(&mut Writer<'_>) -> EncResult,
 ) -> Result<usize, WireError> {
-    let mut e = Encoder::new(encode::write::Cursor::new(buf));
+    let mut e = Writer::new(buf);
     let res = f(&mut e);
-    let cursor = e.into_writer();
-    let n = cursor.position();
-    let buf = cursor.into_inner();
-    match res {
-        Ok(()) => Ok(n),
-        Err(_) => {
-            if let Some(written) = buf.get_mut(..n) {
+    finish_into(e, res)
+}
+
+/// The non-generic end of [`encode_into`].
+fn finish_into(e: Writer<'_>, res: EncResult) -> Result<usize, WireError> {
+    let n = e.pos;
+    match (res, e.buf) {
+        (Ok(()), _) => Ok(n),
+        (Err(Full), buf) => {
+            if let Some(written) = buf.and_then(|b| b.get_mut(..n)) {
                 zeroize::Zeroize::zeroize(written);
             }
             Err(WireError::BufferTooSmall)
@@ -558,11 +673,11 @@ pub(crate) fn encode_into<'a>(
 }
 
 /// The encoded size, computed without a buffer.
-pub(crate) fn measure(f: impl FnOnce(&mut Encoder<Counter>) -> EncResult<Counter>) -> usize {
-    let mut e = Encoder::new(Counter(0));
+pub(crate) fn measure(f: impl FnOnce(&mut Writer<'_>) -> EncResult) -> usize {
+    let mut e = Writer::counter();
     // The counter never fails.
     let _ = f(&mut e);
-    e.writer().0
+    e.pos
 }
 
 #[cfg(test)]

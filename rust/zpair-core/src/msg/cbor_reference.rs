@@ -2,7 +2,9 @@
 //! (replaced by the smaller hand-written [`super::cbor::Reader`]). (2) minicbor's `Decoder`
 //! itself, which the cloud API codec used before [`super::cbor::Decoder`] replaced it. The
 //! property tests below check that old and new agree — same values, same errors, same
-//! position — on arbitrary input and arbitrary call sequences.
+//! position — on arbitrary input and arbitrary call sequences. (3) minicbor's `Encoder`, which
+//! wrote every message before [`super::cbor::Writer`] replaced it: the property test at the
+//! end checks that both write the same bytes, fail at the same point and count the same length.
 #![allow(clippy::manual_range_contains)]
 
 use super::cbor::{MAX_KEY, SKIP_DEPTH_MAX};
@@ -10,6 +12,7 @@ use crate::error::WireError;
 use minicbor::decode::Decoder;
 use proptest::prelude::*;
 use std::format;
+use std::vec;
 use std::vec::Vec;
 
 const MAJOR_UINT: u8 = 0;
@@ -345,5 +348,149 @@ fn decoder_agrees_on_the_edge_cases() {
     ];
     for (bytes, op) in cases {
         same_results_decoder(&bytes, &[op]);
+    }
+}
+
+/// One encoder call, for the writer oracle.
+#[derive(Debug, Clone)]
+enum Op {
+    U8(u8),
+    U16(u16),
+    U32(u32),
+    U64(u64),
+    I8(i8),
+    Bool(bool),
+    Bytes(Vec<u8>),
+    Str(std::string::String),
+    Array(u64),
+    Map(u64),
+}
+
+fn arb_u64() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        0u64..=30,
+        0u64..=0x1ff,
+        0u64..=0x1_ffff,
+        0u64..=0x1_ffff_ffff,
+        any::<u64>(),
+        Just(23u64),
+        Just(24u64),
+        Just(0xffu64),
+        Just(0x100u64),
+        Just(0xffffu64),
+        Just(0x1_0000u64),
+        Just(0xffff_ffffu64),
+        Just(0x1_0000_0000u64),
+    ]
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        any::<u8>().prop_map(Op::U8),
+        any::<u16>().prop_map(Op::U16),
+        any::<u32>().prop_map(Op::U32),
+        arb_u64().prop_map(Op::U64),
+        any::<i8>().prop_map(Op::I8),
+        any::<bool>().prop_map(Op::Bool),
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(Op::Bytes),
+        "[a-z\u{e9}\u{1f600}]{0,30}".prop_map(Op::Str),
+        arb_u64().prop_map(Op::Array),
+        arb_u64().prop_map(Op::Map),
+    ]
+}
+
+/// Runs `ops` on minicbor's encoder over `cap` bytes: (all succeeded, position, buffer).
+fn minicbor_write(ops: &[Op], cap: usize) -> (bool, usize, Vec<u8>) {
+    use minicbor::encode::write::Cursor;
+    let mut buf = std::vec![0xaau8; cap];
+    let mut e = minicbor::Encoder::new(Cursor::new(&mut buf[..]));
+    let mut ok = true;
+    for op in ops {
+        let r = match op {
+            Op::U8(v) => e.u8(*v).map(|_| ()),
+            Op::U16(v) => e.u16(*v).map(|_| ()),
+            Op::U32(v) => e.u32(*v).map(|_| ()),
+            Op::U64(v) => e.u64(*v).map(|_| ()),
+            Op::I8(v) => e.i8(*v).map(|_| ()),
+            Op::Bool(v) => e.bool(*v).map(|_| ()),
+            Op::Bytes(v) => e.bytes(v).map(|_| ()),
+            Op::Str(v) => e.str(v).map(|_| ()),
+            Op::Array(n) => e.array(*n).map(|_| ()),
+            Op::Map(n) => e.map(*n).map(|_| ()),
+        };
+        if r.is_err() {
+            ok = false;
+            break;
+        }
+    }
+    let pos = e.into_writer().position();
+    (ok, pos, buf)
+}
+
+fn apply(w: &mut super::cbor::Writer<'_>, ops: &[Op]) -> bool {
+    for op in ops {
+        let r = match op {
+            Op::U8(v) => w.u8(*v).map(|_| ()),
+            Op::U16(v) => w.u16(*v).map(|_| ()),
+            Op::U32(v) => w.u32(*v).map(|_| ()),
+            Op::U64(v) => w.u64(*v).map(|_| ()),
+            Op::I8(v) => w.i8(*v).map(|_| ()),
+            Op::Bool(v) => w.bool(*v).map(|_| ()),
+            Op::Bytes(v) => w.bytes(v).map(|_| ()),
+            Op::Str(v) => w.str(v).map(|_| ()),
+            Op::Array(n) => w.array(*n).map(|_| ()),
+            Op::Map(n) => w.map(*n).map(|_| ()),
+        };
+        if r.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn writer_agrees_with_the_minicbor_encoder(
+        ops in proptest::collection::vec(arb_op(), 0..12),
+        cap in 0usize..200,
+    ) {
+        let (ok, pos, expected) = minicbor_write(&ops, cap);
+        let mut buf = std::vec![0xaau8; cap];
+        let mut w = super::cbor::Writer::new(&mut buf);
+        let ours = apply(&mut w, &ops);
+        let our_pos = w.position();
+        prop_assert_eq!(ours, ok);
+        prop_assert_eq!(our_pos, pos);
+        prop_assert_eq!(buf, expected);
+        // The counter counts what an unbounded buffer receives.
+        let (_, full, _) = minicbor_write(&ops, 1024);
+        let mut c = super::cbor::Writer::counter();
+        prop_assert!(apply(&mut c, &ops));
+        prop_assert_eq!(c.position(), full);
+    }
+}
+
+#[test]
+fn writer_agrees_on_every_head_boundary() {
+    for v in [0u64, 23, 24, 0xff, 0x100, 0xffff, 0x1_0000, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+        for op in [Op::U64(v), Op::Array(v), Op::Map(v)] {
+            for cap in 0..=10 {
+                let ops = [Op::U8(1), op.clone()];
+                let (ok, pos, expected) = minicbor_write(&ops, cap);
+                let mut buf = std::vec![0xaau8; cap];
+                let mut w = super::cbor::Writer::new(&mut buf);
+                assert_eq!(apply(&mut w, &ops), ok, "{op:?} {cap}");
+                assert_eq!(w.position(), pos, "{op:?} {cap}");
+                assert_eq!(buf, expected, "{op:?} {cap}");
+            }
+        }
+    }
+    for v in [i8::MIN, -25, -24, -1, 0, 23, 24, i8::MAX] {
+        let (_, pos, expected) = minicbor_write(&[Op::I8(v)], 4);
+        let mut buf = std::vec![0xaau8; 4];
+        let mut w = super::cbor::Writer::new(&mut buf);
+        assert!(apply(&mut w, &[Op::I8(v)]));
+        assert_eq!((w.position(), buf), (pos, expected), "{v}");
     }
 }
