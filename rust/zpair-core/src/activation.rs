@@ -410,6 +410,16 @@ fn read_map<'b>(
     max_entries: u64,
     mut field: impl FnMut(u8, &mut Decoder<'b>) -> Result<bool, WireError>,
 ) -> Result<(), WireError> {
+    read_map_dyn(d, max_entries, &mut field)
+}
+
+/// The non-generic body of [`read_map`]: one copy of the loop for every message.
+#[inline(never)]
+fn read_map_dyn<'b>(
+    d: &mut Decoder<'b>,
+    max_entries: u64,
+    field: &mut dyn FnMut(u8, &mut Decoder<'b>) -> Result<bool, WireError>,
+) -> Result<(), WireError> {
     let n = d.map()?.ok_or(WireError::Malformed)?;
     if n > max_entries {
         return Err(WireError::TooLong);
