@@ -60,12 +60,20 @@ impl Crypto for NoCrypto {
     }
 }
 
-/// A link that answers nothing (the HTTP client is the platform's).
+/// A link whose answers the compiler cannot know (the HTTP client is the platform's). It must
+/// not fail unconditionally: a link that always returns `Err` lets LTO delete everything after
+/// the first `post` (the activation requests' encoders, the responses' decoders, the opening of
+/// the sealed secret), code that every device links.
 struct NoLink;
 
 impl CloudLink for NoLink {
-    fn post(&mut self, _: Option<&CloudEndpoint>, _: &str, _: &[u8], _: &mut [u8]) -> Result<(u16, usize), PairError> {
-        Err(PairError::CloudUnreachable)
+    fn post(&mut self, _: Option<&CloudEndpoint>, path: &str, body: &[u8], response: &mut [u8]) -> Result<(u16, usize), PairError> {
+        black_box((path, body));
+        black_box(&mut *response);
+        if black_box(false) {
+            return Err(PairError::CloudUnreachable);
+        }
+        Ok((black_box(200), black_box(response.len())))
     }
 }
 

@@ -63,8 +63,7 @@
 
 use crate::error::{PairError, WireError};
 use crate::types::{ActivationToken, CloudEndpoint, DeviceId, Mode, Modes, ProductId};
-use minicbor::encode::write::Cursor;
-use minicbor::{Decoder, Encoder};
+use crate::msg::cbor::{Decoder, Full, Writer};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 use zpair_crypto::{Crypto, CryptoError, AES128_KEY_LEN, CCM_NONCE_LEN, CCM_TAG_LEN};
@@ -386,31 +385,21 @@ pub fn open_operational_secret<C: Crypto>(
 // CBOR helpers
 // ------------------------------------------------------------------------------------------
 
-type Enc<'a> = Encoder<Cursor<&'a mut [u8]>>;
+type Enc<'a> = Writer<'a>;
 
-fn enc_err<E>(_: minicbor::encode::Error<E>) -> WireError {
+fn enc_err(_: Full) -> WireError {
     // Writing to a slice fails only when it is full.
     WireError::BufferTooSmall
-}
-
-fn dec_err(e: minicbor::decode::Error) -> WireError {
-    if e.is_end_of_input() {
-        WireError::Truncated
-    } else {
-        WireError::Malformed
-    }
 }
 
 /// Runs `body` on a fresh encoder over `buf` and returns the encoded length.
 fn encode_with(
     buf: &mut [u8],
-    body: impl FnOnce(
-        &mut Enc<'_>,
-    ) -> Result<(), minicbor::encode::Error<minicbor::encode::write::EndOfSlice>>,
+    body: impl FnOnce(&mut Enc<'_>) -> Result<(), Full>,
 ) -> Result<usize, WireError> {
-    let mut e = Encoder::new(Cursor::new(buf));
+    let mut e = Writer::new(buf);
     body(&mut e).map_err(enc_err)?;
-    Ok(e.into_writer().position())
+    Ok(e.position())
 }
 
 /// Reads one definite-length map of at most `max_entries` entries with keys below 64, calling
@@ -421,13 +410,23 @@ fn read_map<'b>(
     max_entries: u64,
     mut field: impl FnMut(u8, &mut Decoder<'b>) -> Result<bool, WireError>,
 ) -> Result<(), WireError> {
-    let n = d.map().map_err(dec_err)?.ok_or(WireError::Malformed)?;
+    read_map_dyn(d, max_entries, &mut field)
+}
+
+/// The non-generic body of [`read_map`]: one copy of the loop for every message.
+#[inline(never)]
+fn read_map_dyn<'b>(
+    d: &mut Decoder<'b>,
+    max_entries: u64,
+    field: &mut dyn FnMut(u8, &mut Decoder<'b>) -> Result<bool, WireError>,
+) -> Result<(), WireError> {
+    let n = d.map()?.ok_or(WireError::Malformed)?;
     if n > max_entries {
         return Err(WireError::TooLong);
     }
     let mut seen = 0u64;
     for _ in 0..n {
-        let key = d.u8().map_err(dec_err)?;
+        let key = d.u8()?;
         if key >= 64 {
             return Err(WireError::Malformed);
         }
@@ -437,7 +436,7 @@ fn read_map<'b>(
         }
         seen |= bit;
         if !field(key, d)? {
-            d.skip().map_err(dec_err)?;
+            d.skip()?;
         }
     }
     Ok(())
@@ -460,7 +459,7 @@ fn decode_top<'b, T>(
 }
 
 fn fixed_bytes<const N: usize>(d: &mut Decoder<'_>) -> Result<[u8; N], WireError> {
-    let b = d.bytes().map_err(dec_err)?;
+    let b = d.bytes()?;
     b.try_into().map_err(|_| WireError::Malformed)
 }
 
@@ -469,7 +468,7 @@ fn need<T>(v: Option<T>) -> Result<T, WireError> {
 }
 
 fn decode_token(d: &mut Decoder<'_>) -> Result<ActivationToken, WireError> {
-    let s = d.str().map_err(dec_err)?;
+    let s = d.str()?;
     ActivationToken::new(s.as_bytes()).map_err(WireError::Invalid)
 }
 
@@ -498,9 +497,9 @@ fn decode_endpoint(d: &mut Decoder<'_>) -> Result<CloudEndpoint, WireError> {
     let mut port: Option<u16> = None;
     read_map(d, 8, |k, d| {
         match k {
-            1 => region = Some(d.str().map_err(dec_err)?),
-            2 => host = Some(d.str().map_err(dec_err)?),
-            3 => port = Some(d.u16().map_err(dec_err)?),
+            1 => region = Some(d.str()?),
+            2 => host = Some(d.str()?),
+            3 => port = Some(d.u16()?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -537,7 +536,7 @@ impl ChallengeRequest {
             let mut device = None;
             read_map(d, 8, |k, d| {
                 match k {
-                    1 => device = Some(DeviceId(d.u64().map_err(dec_err)?)),
+                    1 => device = Some(DeviceId(d.u64()?)),
                     _ => return Ok(false),
                 }
                 Ok(true)
@@ -579,7 +578,7 @@ impl ChallengeResponse {
             read_map(d, 8, |k, d| {
                 match k {
                     1 => nonce = Some(fixed_bytes::<NONCE_LEN>(d)?),
-                    2 => valid_s = Some(d.u16().map_err(dec_err)?),
+                    2 => valid_s = Some(d.u16()?),
                     _ => return Ok(false),
                 }
                 Ok(true)
@@ -697,21 +696,21 @@ impl ActivateRequest {
             let (mut fw, mut mode, mut proof) = (None, None, None);
             read_map(d, 16, |k, d| {
                 match k {
-                    1 => device = Some(DeviceId(d.u64().map_err(dec_err)?)),
-                    2 => product = Some(ProductId(d.u32().map_err(dec_err)?)),
+                    1 => device = Some(DeviceId(d.u64()?)),
+                    2 => product = Some(ProductId(d.u32()?)),
                     3 => nonce = Some(fixed_bytes::<NONCE_LEN>(d)?),
                     4 => token = Some(decode_token(d)?),
                     5 => {
-                        if d.array().map_err(dec_err)? != Some(3) {
+                        if d.array()? != Some(3) {
                             return Err(WireError::Malformed);
                         }
-                        let major = d.u8().map_err(dec_err)?;
-                        let minor = d.u8().map_err(dec_err)?;
-                        let patch = d.u16().map_err(dec_err)?;
+                        let major = d.u8()?;
+                        let minor = d.u8()?;
+                        let patch = d.u16()?;
                         fw = Some((major, minor, patch));
                     }
                     6 => {
-                        let code = d.u8().map_err(dec_err)?;
+                        let code = d.u8()?;
                         mode = Some(mode_from_code(code).ok_or(WireError::Malformed)?);
                     }
                     7 => proof = Some(fixed_bytes::<PROOF_LEN>(d)?),
@@ -831,7 +830,7 @@ impl ActivateResponse {
             read_map(d, 8, |k, d| {
                 match k {
                     1 => {
-                        let s = d.str().map_err(dec_err)?;
+                        let s = d.str()?;
                         id = Some(CloudDeviceId::new(s).map_err(WireError::Invalid)?);
                     }
                     2 => endpoint = Some(decode_endpoint(d)?),
@@ -912,7 +911,7 @@ impl BindPollRequest {
             let (mut device, mut nonce, mut proof) = (None, None, None);
             read_map(d, 8, |k, d| {
                 match k {
-                    1 => device = Some(DeviceId(d.u64().map_err(dec_err)?)),
+                    1 => device = Some(DeviceId(d.u64()?)),
                     2 => nonce = Some(fixed_bytes::<NONCE_LEN>(d)?),
                     3 => proof = Some(fixed_bytes::<PROOF_LEN>(d)?),
                     _ => return Ok(false),
@@ -981,8 +980,8 @@ impl BindPollResponse {
             let (mut status, mut retry, mut token, mut endpoint) = (None, None, None, None);
             read_map(d, 8, |k, d| {
                 match k {
-                    1 => status = Some(d.u8().map_err(dec_err)?),
-                    2 => retry = Some(d.u16().map_err(dec_err)?),
+                    1 => status = Some(d.u8()?),
+                    2 => retry = Some(d.u16()?),
                     3 => token = Some(decode_token(d)?),
                     4 => endpoint = Some(decode_endpoint(d)?),
                     _ => return Ok(false),
@@ -1033,8 +1032,8 @@ impl ErrorResponse {
             let (mut code, mut retry) = (None, None);
             read_map(d, 8, |k, d| {
                 match k {
-                    1 => code = Some(d.u8().map_err(dec_err)?),
-                    2 => retry = Some(d.u16().map_err(dec_err)?),
+                    1 => code = Some(d.u8()?),
+                    2 => retry = Some(d.u16()?),
                     _ => return Ok(false),
                 }
                 Ok(true)

@@ -79,6 +79,8 @@ fn exchange<'r, L: CloudLink>(
     }
 }
 
+// Out of line (as is `activate`): inlined into the caller they cost 118 B more flash.
+#[inline(never)]
 fn challenge<L: CloudLink>(
     link: &mut L,
     endpoint: Option<&CloudEndpoint>,
@@ -93,6 +95,7 @@ fn challenge<L: CloudLink>(
 
 /// Activates the device: challenge, then the signed activation request; returns the
 /// operational credentials the cloud sealed for this device.
+#[inline(never)]
 pub fn activate<C: Crypto, L: CloudLink>(
     crypto: &mut C,
     link: &mut L,

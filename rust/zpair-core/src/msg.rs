@@ -70,7 +70,9 @@
 //! a [`DeviceToApp`] (912 bytes on the stack, because of the scan page).
 
 mod app;
-mod cbor;
+pub(crate) mod cbor;
+#[cfg(test)]
+mod cbor_reference;
 mod device;
 
 pub use app::{AppToDevice, Provision, ResetKind, ScanRequest};

@@ -1,12 +1,11 @@
 //! Messages the app sends to the device.
 
-use super::cbor::{self, count, head_len, kv_uint, required, str_len, EncResult, Reader};
+use super::cbor::{self, count, head_len, kv_uint, required, str_len, EncResult, Reader, Writer};
 use crate::error::{PairError, WireError};
 use crate::types::{
     ActivationToken, Bssid, CloudEndpoint, Passphrase, Security, Ssid, WifiCredentials, HOST_MAX,
     PASSPHRASE_MAX, SSID_MAX, TOKEN_MAX,
 };
-use minicbor::encode::{Encoder, Write};
 
 /// Asks for a Wi-Fi scan. The device answers with one or more
 /// [`ScanResults`](super::ScanResults).
@@ -21,7 +20,7 @@ pub struct ScanRequest {
 impl ScanRequest {
     pub(crate) const MAX_BODY_LEN: usize = 1 + 1 + str_len(SSID_MAX);
 
-    pub(crate) fn encode_body<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
         e.map(count(&[self.ssid.is_some()]))?;
         if let Some(ssid) = &self.ssid {
             e.u8(0)?.bytes(ssid.as_bytes())?;
@@ -29,6 +28,7 @@ impl ScanRequest {
         Ok(())
     }
 
+    #[inline(never)]
     pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let mut ssid = None;
         let mut f = r.map()?;
@@ -88,7 +88,7 @@ fn check_endpoint(ep: &CloudEndpoint) -> Result<(), PairError> {
     CloudEndpoint::new(&ep.region, ep.host.as_deref(), ep.port).map(|_| ())
 }
 
-fn encode_wifi<W: Write>(w: &WifiCredentials, e: &mut Encoder<W>) -> EncResult<W> {
+fn encode_wifi(w: &WifiCredentials, e: &mut Writer<'_>) -> EncResult {
     let has_pass = !w.passphrase.is_empty();
     e.map(2 + count(&[has_pass, w.hidden, w.bssid.is_some(), w.channel.is_some()]))?;
     e.u8(0)?.bytes(w.ssid.as_bytes())?;
@@ -152,7 +152,7 @@ fn decode_wifi(r: &mut Reader<'_>) -> Result<WifiCredentials, WireError> {
     Ok(creds)
 }
 
-fn encode_endpoint<W: Write>(ep: &CloudEndpoint, e: &mut Encoder<W>) -> EncResult<W> {
+fn encode_endpoint(ep: &CloudEndpoint, e: &mut Writer<'_>) -> EncResult {
     e.map(1 + count(&[ep.host.is_some(), ep.port != 0]))?;
     // Region and host are validated ASCII (see `check_endpoint`), hence valid UTF-8.
     e.u8(0)?
@@ -203,7 +203,7 @@ impl Provision {
         Ok(())
     }
 
-    pub(crate) fn encode_body<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
         e.map(count(&[
             self.wifi.is_some(),
             self.token.is_some(),
@@ -233,6 +233,7 @@ impl Provision {
         Ok(())
     }
 
+    #[inline(never)]
     pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
         let mut p = Provision::default();
         let mut f = r.map()?;
@@ -370,6 +371,9 @@ impl AppToDevice {
     }
 
     /// Decodes one complete message; device→app types are `UnknownType`.
+    // Out of line (as are the bodies' decoders): inlined into the device's dispatch the
+    // decoders cost ~500 B more flash (size report).
+    #[inline(never)]
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
         let t = super::decode_type(&mut r)?;
@@ -381,7 +385,7 @@ impl AppToDevice {
         Ok(m)
     }
 
-    pub(crate) fn encode_cbor<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    pub(crate) fn encode_cbor(&self, e: &mut Writer<'_>) -> EncResult {
         e.array(2)?.u8(self.type_code())?;
         match self {
             AppToDevice::ScanRequest(s) => s.encode_body(e),

@@ -1,4 +1,4 @@
-//! The strict CBOR subset zpair's messages use, over minicbor's `Decoder` / `Encoder`.
+//! The strict CBOR subset zpair's messages use: a small hand-written reader and writer.
 //!
 //! Decoding rules (see the [`msg`](super) module documentation for the full picture):
 //! - only definite lengths: indefinite-length strings, arrays and maps are `Malformed`;
@@ -8,12 +8,10 @@
 //!   [`SKIP_DEPTH_MAX`] levels deep;
 //! - integers may use any width (encoders always use the shortest).
 //!
-//! Every minicbor error is mapped to a [`WireError`]: running out of input is `Truncated`,
-//! anything else `Malformed`.
+//! Running out of input is `Truncated`, anything else `Malformed` (counts beyond a bound:
+//! `TooLong`).
 
 use crate::error::WireError;
-use minicbor::decode::Decoder;
-use minicbor::encode::{self, Encoder, Write};
 
 /// Largest map key. Keys are tracked in a `u64` bit set, which is how duplicates are found
 /// without allocation; a message has at most 64 fields.
@@ -32,49 +30,73 @@ const MAJOR_ARRAY: u8 = 4;
 const MAJOR_MAP: u8 = 5;
 const INFO_INDEFINITE: u8 = 31;
 
-fn conv(e: minicbor::decode::Error) -> WireError {
-    if e.is_end_of_input() {
-        WireError::Truncated
-    } else {
-        WireError::Malformed
-    }
-}
-
 /// A strict reader over borrowed bytes.
+///
+/// Hand-written rather than built on minicbor's `Decoder`: the subset is small (one head format,
+/// definite lengths only), and one head parser shared by every item is a fraction of the code of
+/// a general decoder. Errors follow the rules above: running out of input is `Truncated`,
+/// anything else `Malformed` (or `TooLong` for counts beyond a bound).
 pub(crate) struct Reader<'b> {
-    d: Decoder<'b>,
+    buf: &'b [u8],
+    pos: usize,
 }
 
 impl<'b> Reader<'b> {
     pub(crate) fn new(bytes: &'b [u8]) -> Self {
-        Reader {
-            d: Decoder::new(bytes),
-        }
+        Reader { buf: bytes, pos: 0 }
     }
 
     /// The initial byte of the next item, split into (major type, additional info).
     fn peek(&self) -> Result<(u8, u8), WireError> {
-        let b = self
-            .d
-            .input()
-            .get(self.d.position())
-            .copied()
-            .ok_or(WireError::Truncated)?;
+        let b = self.buf.get(self.pos).copied().ok_or(WireError::Truncated)?;
         Ok((b >> 5, b & 0x1f))
     }
 
-    fn expect_major(&self, major: u8) -> Result<u8, WireError> {
+    /// The next `n` bytes.
+    fn take(&mut self, n: usize) -> Result<&'b [u8], WireError> {
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let taken = rest.get(..n).ok_or(WireError::Truncated)?;
+        self.pos += n;
+        Ok(taken)
+    }
+
+    /// The argument of a head whose initial byte (with additional info `info`) was consumed:
+    /// the value itself (0..=23) or 1, 2, 4 or 8 big-endian bytes. Reserved values (28..=30)
+    /// and indefinite lengths (31) are `Malformed`.
+    #[inline(never)]
+    fn arg(&mut self, info: u8) -> Result<u64, WireError> {
+        let len = match info {
+            0..=23 => return Ok(u64::from(info)),
+            24 => 1,
+            25 => 2,
+            26 => 4,
+            27 => 8,
+            _ => return Err(WireError::Malformed),
+        };
+        let bytes = self.take(len)?;
+        Ok(bytes.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b)))
+    }
+
+    /// The argument of a definite-length head of type `major`.
+    #[inline(never)]
+    fn head(&mut self, major: u8) -> Result<u64, WireError> {
         let (m, info) = self.peek()?;
         if m != major || info == INFO_INDEFINITE {
             return Err(WireError::Malformed);
         }
-        Ok(info)
+        self.pos += 1;
+        self.arg(info)
+    }
+
+    /// The content of a definite-length byte or text string.
+    fn string(&mut self, major: u8) -> Result<&'b [u8], WireError> {
+        let n = usize::try_from(self.head(major)?).map_err(|_| WireError::Malformed)?;
+        self.take(n)
     }
 
     /// An unsigned integer of any width.
     pub(crate) fn uint(&mut self) -> Result<u64, WireError> {
-        self.expect_major(MAJOR_UINT)?;
-        self.d.u64().map_err(conv)
+        self.head(MAJOR_UINT)
     }
 
     /// An unsigned integer that must fit `u8`.
@@ -94,22 +116,35 @@ impl<'b> Reader<'b> {
 
     /// A signed integer that must fit `i8`.
     pub(crate) fn i8(&mut self) -> Result<i8, WireError> {
-        let (m, _) = self.peek()?;
+        let (m, info) = self.peek()?;
         if m != MAJOR_UINT && m != MAJOR_NINT {
             return Err(WireError::Malformed);
         }
-        self.d.i8().map_err(conv)
+        self.pos += 1;
+        // A negative integer is -1 - argument: both ranges are 0..=127 of the argument.
+        let n = i8::try_from(self.arg(info)?).map_err(|_| WireError::Malformed)?;
+        Ok(if m == MAJOR_NINT { -1 - n } else { n })
     }
 
     /// `false` or `true`.
     pub(crate) fn bool(&mut self) -> Result<bool, WireError> {
-        self.d.bool().map_err(conv)
+        let at = self.pos;
+        let (m, info) = self.peek()?;
+        self.pos += 1;
+        match (m, info) {
+            (7, 20) => Ok(false),
+            (7, 21) => Ok(true),
+            // Kept from the minicbor-based reader this one replaced: a negative integer head
+            // with a 1..8-byte argument where a bool belongs is `Truncated` when the input
+            // ends right after its first argument byte.
+            (MAJOR_NINT, 24..=27) if self.buf.get(at + 2).is_none() => Err(WireError::Truncated),
+            _ => Err(WireError::Malformed),
+        }
     }
 
     /// A definite-length byte string.
     pub(crate) fn bytes(&mut self) -> Result<&'b [u8], WireError> {
-        self.expect_major(MAJOR_BYTES)?;
-        self.d.bytes().map_err(conv)
+        self.string(MAJOR_BYTES)
     }
 
     /// A definite-length byte string of exactly `N` bytes.
@@ -119,14 +154,13 @@ impl<'b> Reader<'b> {
 
     /// A definite-length UTF-8 text string.
     pub(crate) fn text(&mut self) -> Result<&'b str, WireError> {
-        self.expect_major(MAJOR_TEXT)?;
-        self.d.str().map_err(conv)
+        let bytes = self.string(MAJOR_TEXT)?;
+        core::str::from_utf8(bytes).map_err(|_| WireError::Malformed)
     }
 
     /// A definite-length array header; more than `max` elements is `TooLong`.
     pub(crate) fn array(&mut self, max: usize) -> Result<usize, WireError> {
-        self.expect_major(MAJOR_ARRAY)?;
-        let n = self.d.array().map_err(conv)?.ok_or(WireError::Malformed)?;
+        let n = self.head(MAJOR_ARRAY)?;
         match usize::try_from(n) {
             Ok(n) if n <= max => Ok(n),
             _ => Err(WireError::TooLong),
@@ -135,8 +169,7 @@ impl<'b> Reader<'b> {
 
     /// A definite-length map header, returning the field iterator state.
     pub(crate) fn map(&mut self) -> Result<Fields, WireError> {
-        self.expect_major(MAJOR_MAP)?;
-        let n = self.d.map().map_err(conv)?.ok_or(WireError::Malformed)?;
+        let n = self.head(MAJOR_MAP)?;
         // Keys are unique and at most MAX_KEY, so a longer map cannot be valid.
         if n > MAX_KEY + 1 {
             return Err(WireError::TooLong);
@@ -172,21 +205,25 @@ impl<'b> Reader<'b> {
                 return Err(WireError::Malformed);
             }
             let children = match major {
-                MAJOR_UINT => self.d.u64().map(|_| 0).map_err(conv)?,
-                MAJOR_NINT => self.d.int().map(|_| 0).map_err(conv)?,
-                MAJOR_BYTES => self.d.bytes().map(|_| 0).map_err(conv)?,
-                MAJOR_TEXT => self.d.str().map(|_| 0).map_err(conv)?,
-                MAJOR_ARRAY => self.d.array().map_err(conv)?.ok_or(WireError::Malformed)?,
-                MAJOR_MAP => self
-                    .d
-                    .map()
-                    .map_err(conv)?
-                    .ok_or(WireError::Malformed)?
-                    .checked_mul(2)
-                    .ok_or(WireError::TooLong)?,
+                MAJOR_BYTES | MAJOR_TEXT => {
+                    let s = self.string(major)?;
+                    if major == MAJOR_TEXT && core::str::from_utf8(s).is_err() {
+                        return Err(WireError::Malformed);
+                    }
+                    0
+                }
+                MAJOR_UINT | MAJOR_NINT | MAJOR_ARRAY | MAJOR_MAP => {
+                    self.pos += 1;
+                    let n = self.arg(info)?;
+                    match major {
+                        MAJOR_ARRAY => n,
+                        MAJOR_MAP => n.checked_mul(2).ok_or(WireError::TooLong)?,
+                        _ => 0,
+                    }
+                }
                 // Major 7: false, true, null only (info 20..=22).
                 7 if (20..=22).contains(&info) => {
-                    self.d.set_position(self.d.position() + 1);
+                    self.pos += 1;
                     0
                 }
                 // Tags (6), floats, other simple values.
@@ -194,7 +231,7 @@ impl<'b> Reader<'b> {
             };
             if children > 0 {
                 // Every item takes at least one byte: a count beyond the input cannot be met.
-                let left = self.d.input().len().saturating_sub(self.d.position());
+                let left = self.buf.len().saturating_sub(self.pos);
                 if children > left as u64 {
                     return Err(WireError::Truncated);
                 }
@@ -209,11 +246,195 @@ impl<'b> Reader<'b> {
 
     /// Succeeds if every input byte was consumed.
     pub(crate) fn finish(&self) -> Result<(), WireError> {
-        if self.d.position() == self.d.input().len() {
+        if self.pos == self.buf.len() {
             Ok(())
         } else {
             Err(WireError::TrailingBytes)
         }
+    }
+}
+
+/// A decoder with minicbor's `Decoder` semantics for the methods the cloud API codec
+/// ([`crate::activation`]) uses, built on [`Reader`]'s head parser so that a device links one
+/// CBOR decoder, not two. Unlike [`Reader`] it accepts what minicbor accepts: `skip` passes
+/// over tags, floats, simple values and indefinite-length items. Errors are minicbor's mapped
+/// the way the codec always mapped them: running out of input is `Truncated`, anything else
+/// `Malformed`. `msg/cbor_reference.rs` checks it against minicbor's `Decoder`.
+pub(crate) struct Decoder<'b> {
+    r: Reader<'b>,
+}
+
+impl<'b> Decoder<'b> {
+    pub(crate) fn new(bytes: &'b [u8]) -> Self {
+        Decoder { r: Reader::new(bytes) }
+    }
+
+    /// The offset of the next item.
+    pub(crate) fn position(&self) -> usize {
+        self.r.pos
+    }
+
+    /// The next byte, consumed.
+    fn read(&mut self) -> Result<u8, WireError> {
+        let b = self.r.buf.get(self.r.pos).copied().ok_or(WireError::Truncated)?;
+        self.r.pos += 1;
+        Ok(b)
+    }
+
+    /// The error for an item starting at `at` that has the wrong type. minicbor classifies the
+    /// item's type first, and for a negative integer with a 1..8-byte argument it looks at the
+    /// byte after the item's first argument byte: without one, the input "ended".
+    #[inline(never)]
+    fn mismatch(&self, at: usize) -> WireError {
+        match self.r.buf.get(at) {
+            Some(0x38..=0x3b) if self.r.buf.get(at + 2).is_none() => WireError::Truncated,
+            _ => WireError::Malformed,
+        }
+    }
+
+    /// The argument of the item at `at` whose initial byte or additional info is `b`.
+    fn unsigned(&mut self, at: usize, b: u8) -> Result<u64, WireError> {
+        if b > 0x1b {
+            return Err(self.mismatch(at));
+        }
+        self.r.arg(b)
+    }
+
+    /// A head of type `major` (any length, indefinite allowed) : `None` for indefinite.
+    #[inline(never)]
+    fn head(&mut self, major: u8, indefinite_ok: bool) -> Result<Option<u64>, WireError> {
+        let at = self.r.pos;
+        let b = self.read()?;
+        let info = b & 0x1f;
+        if b >> 5 != major || (info == INFO_INDEFINITE && !indefinite_ok) {
+            return Err(self.mismatch(at));
+        }
+        if info == INFO_INDEFINITE {
+            return Ok(None);
+        }
+        self.unsigned(at, info).map(Some)
+    }
+
+    fn string(&mut self, major: u8) -> Result<&'b [u8], WireError> {
+        let n = self.head(major, false)?.unwrap_or_default();
+        let n = usize::try_from(n).map_err(|_| WireError::Malformed)?;
+        self.r.take(n)
+    }
+
+    /// An unsigned integer of any width.
+    pub(crate) fn u64(&mut self) -> Result<u64, WireError> {
+        let at = self.r.pos;
+        let b = self.read()?;
+        self.unsigned(at, b)
+    }
+
+    /// An unsigned integer that must fit `u8`.
+    pub(crate) fn u8(&mut self) -> Result<u8, WireError> {
+        u8::try_from(self.u64()?).map_err(|_| WireError::Malformed)
+    }
+
+    /// An unsigned integer that must fit `u16`.
+    pub(crate) fn u16(&mut self) -> Result<u16, WireError> {
+        u16::try_from(self.u64()?).map_err(|_| WireError::Malformed)
+    }
+
+    /// An unsigned integer that must fit `u32`.
+    pub(crate) fn u32(&mut self) -> Result<u32, WireError> {
+        u32::try_from(self.u64()?).map_err(|_| WireError::Malformed)
+    }
+
+    /// A definite-length byte string.
+    pub(crate) fn bytes(&mut self) -> Result<&'b [u8], WireError> {
+        self.string(MAJOR_BYTES)
+    }
+
+    /// A definite-length UTF-8 text string.
+    pub(crate) fn str(&mut self) -> Result<&'b str, WireError> {
+        let bytes = self.string(MAJOR_TEXT)?;
+        core::str::from_utf8(bytes).map_err(|_| WireError::Malformed)
+    }
+
+    /// An array header: `Some(length)`, or `None` for an indefinite-length array.
+    pub(crate) fn array(&mut self) -> Result<Option<u64>, WireError> {
+        self.head(MAJOR_ARRAY, true)
+    }
+
+    /// A map header: `Some(entries)`, or `None` for an indefinite-length map.
+    pub(crate) fn map(&mut self) -> Result<Option<u64>, WireError> {
+        self.head(MAJOR_MAP, true)
+    }
+
+    /// Skips one item, as minicbor's `Decoder::skip` without its `alloc` feature does:
+    /// indefinite-length arrays and maps are only accepted where no definite container is
+    /// still open around them.
+    pub(crate) fn skip(&mut self) -> Result<(), WireError> {
+        let mut nrounds = 1u64; // items of arrays and maps still to skip
+        let mut irounds = 0u64; // indefinite-length containers still open
+        while nrounds > 0 || irounds > 0 {
+            let at = self.r.pos;
+            let b = self.r.buf.get(at).copied().ok_or(WireError::Truncated)?;
+            let info = b & 0x1f;
+            match b >> 5 {
+                MAJOR_UINT | MAJOR_NINT if info <= 0x1b => {
+                    self.r.pos += 1;
+                    self.r.arg(info)?;
+                }
+                MAJOR_BYTES | MAJOR_TEXT if info == INFO_INDEFINITE => {
+                    self.r.pos += 1;
+                    // Chunks of definite strings of the same type, up to a break.
+                    loop {
+                        match self.r.buf.get(self.r.pos) {
+                            None => return Err(WireError::Truncated),
+                            Some(0xff) => {
+                                self.r.pos += 1;
+                                break;
+                            }
+                            Some(_) if b >> 5 == MAJOR_TEXT => {
+                                self.str()?;
+                            }
+                            Some(_) => {
+                                self.bytes()?;
+                            }
+                        }
+                    }
+                }
+                MAJOR_BYTES => {
+                    self.bytes()?;
+                }
+                MAJOR_TEXT => {
+                    self.str()?;
+                }
+                MAJOR_ARRAY | MAJOR_MAP => {
+                    let n = self.head(b >> 5, true)?;
+                    match n {
+                        Some(n) if b >> 5 == MAJOR_MAP => {
+                            nrounds = nrounds.saturating_add(n.saturating_mul(2))
+                        }
+                        Some(n) => nrounds = nrounds.saturating_add(n),
+                        None if nrounds < 2 => irounds = irounds.saturating_add(1),
+                        None => return Err(WireError::Malformed),
+                    }
+                }
+                // Tags: the tagged item follows and counts as the item.
+                6 if info <= 0x1b => {
+                    self.r.pos += 1;
+                    self.r.arg(info)?;
+                    continue;
+                }
+                // Simple values and floats (0xe0..=0xfb).
+                7 if info <= 0x1b => {
+                    self.r.pos += 1;
+                    self.r.arg(info)?;
+                }
+                7 if b == 0xff => {
+                    self.r.pos += 1;
+                    irounds = irounds.saturating_sub(1);
+                }
+                _ => return Err(WireError::Malformed),
+            }
+            nrounds = nrounds.saturating_sub(1);
+        }
+        Ok(())
     }
 }
 
@@ -225,6 +446,12 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// The number of keys still to read.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
+        self.remaining
+    }
+
     /// The next key, or `None` at the end of the map.
     pub(crate) fn next(&mut self, r: &mut Reader<'_>) -> Result<Option<u8>, WireError> {
         if self.remaining == 0 {
@@ -249,17 +476,134 @@ pub(crate) fn required<T>(v: Option<T>) -> Result<T, WireError> {
     v.ok_or(WireError::Malformed)
 }
 
-/// Result of the generic encoders.
-pub(crate) type EncResult<W> = Result<(), encode::Error<<W as Write>::Error>>;
+/// The one way writing fails: the caller's buffer is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Full;
 
-/// A writer that only counts bytes (for [`encoded_len`](super::Message::encoded_len)).
-pub(crate) struct Counter(pub(crate) usize);
+/// Result of the encoders.
+pub(crate) type EncResult = Result<(), Full>;
 
-impl Write for Counter {
-    type Error = core::convert::Infallible;
-    fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
-        self.0 = self.0.saturating_add(buf.len());
-        Ok(())
+/// A CBOR writer over a caller buffer, or a counter of the bytes it would write.
+///
+/// Hand-written rather than minicbor's `Encoder`: every item is one shortest-form head (shared
+/// by all methods, not instantiated per integer width and per sink) plus, for strings, the
+/// content. The output is byte-for-byte minicbor's (a property test in `cbor_reference.rs`
+/// checks it), and so is a failure: the pieces are minicbor's (see [`Writer::head`]), each
+/// written whole or not at all, and the position stops at the first piece that does not fit.
+pub(crate) struct Writer<'a> {
+    /// `None`: count only.
+    buf: Option<&'a mut [u8]>,
+    pos: usize,
+}
+
+impl<'a> Writer<'a> {
+    /// A writer into `buf`.
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Writer {
+            buf: Some(buf),
+            pos: 0,
+        }
+    }
+
+    /// A writer that only counts bytes.
+    pub(crate) fn counter() -> Self {
+        Writer { buf: None, pos: 0 }
+    }
+
+    /// Bytes written (or counted) so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Writes `bytes` whole, or nothing and `Full`.
+    #[inline(never)]
+    fn put(&mut self, bytes: &[u8]) -> Result<&mut Self, Full> {
+        match &mut self.buf {
+            None => self.pos = self.pos.saturating_add(bytes.len()),
+            Some(buf) => {
+                let end = self.pos.checked_add(bytes.len()).ok_or(Full)?;
+                buf.get_mut(self.pos..end)
+                    .ok_or(Full)?
+                    .copy_from_slice(bytes);
+                self.pos = end;
+            }
+        }
+        Ok(self)
+    }
+
+    /// A head of major type `major` carrying `v` in the shortest form: the initial byte and the
+    /// 0 or 1 argument byte in one write, or the initial byte, then the 2, 4 or 8 argument
+    /// bytes (two writes), as minicbor does.
+    #[inline(never)]
+    fn head(&mut self, major: u8, v: u64) -> Result<&mut Self, Full> {
+        let (info, n) = match v {
+            0..=23 => (v as u8, 0),
+            24..=0xff => (24, 1),
+            0x100..=0xffff => (25, 2),
+            0x1_0000..=0xffff_ffff => (26, 4),
+            _ => (27, 8),
+        };
+        let initial = major << 5 | info;
+        if n <= 1 {
+            // One write, as minicbor does for a value that fits the head or one more byte.
+            return self.put([initial, v as u8].get(..1 + n).unwrap_or_default());
+        }
+        let be = v.to_be_bytes();
+        self.put(&[initial])?.put(be.get(8 - n..).unwrap_or_default())
+    }
+
+    /// An unsigned integer.
+    pub(crate) fn u64(&mut self, v: u64) -> Result<&mut Self, Full> {
+        self.head(MAJOR_UINT, v)
+    }
+
+    /// An unsigned integer.
+    pub(crate) fn u32(&mut self, v: u32) -> Result<&mut Self, Full> {
+        self.head(MAJOR_UINT, v.into())
+    }
+
+    /// An unsigned integer.
+    pub(crate) fn u16(&mut self, v: u16) -> Result<&mut Self, Full> {
+        self.head(MAJOR_UINT, v.into())
+    }
+
+    /// An unsigned integer.
+    pub(crate) fn u8(&mut self, v: u8) -> Result<&mut Self, Full> {
+        self.head(MAJOR_UINT, v.into())
+    }
+
+    /// A signed integer.
+    pub(crate) fn i8(&mut self, v: i8) -> Result<&mut Self, Full> {
+        match u8::try_from(v) {
+            Ok(u) => self.head(MAJOR_UINT, u.into()),
+            // -1 - v fits 0..=127.
+            Err(_) => self.head(MAJOR_NINT, (-1 - i16::from(v)) as u64),
+        }
+    }
+
+    /// `false` or `true`.
+    pub(crate) fn bool(&mut self, v: bool) -> Result<&mut Self, Full> {
+        self.put(&[if v { 0xf5 } else { 0xf4 }])
+    }
+
+    /// A byte string.
+    pub(crate) fn bytes(&mut self, v: &[u8]) -> Result<&mut Self, Full> {
+        self.head(MAJOR_BYTES, v.len() as u64)?.put(v)
+    }
+
+    /// A text string.
+    pub(crate) fn str(&mut self, v: &str) -> Result<&mut Self, Full> {
+        self.head(MAJOR_TEXT, v.len() as u64)?.put(v.as_bytes())
+    }
+
+    /// A definite-length array header.
+    pub(crate) fn array(&mut self, n: u64) -> Result<&mut Self, Full> {
+        self.head(MAJOR_ARRAY, n)
+    }
+
+    /// A definite-length map header.
+    pub(crate) fn map(&mut self, n: u64) -> Result<&mut Self, Full> {
+        self.head(MAJOR_MAP, n)
     }
 }
 
@@ -269,7 +613,7 @@ pub(crate) fn count(present: &[bool]) -> u64 {
 }
 
 /// Writes a key and an unsigned value.
-pub(crate) fn kv_uint<W: Write>(e: &mut Encoder<W>, k: u8, v: u64) -> EncResult<W> {
+pub(crate) fn kv_uint(e: &mut Writer<'_>, k: u8, v: u64) -> EncResult {
     e.u8(k)?.u64(v)?;
     Ok(())
 }
@@ -303,24 +647,24 @@ pub(crate) const fn max(a: usize, b: usize) -> usize {
     }
 }
 
-/// minicbor's cursor over a caller buffer.
-pub(crate) type SliceCursor<'a> = encode::write::Cursor<&'a mut [u8]>;
-
 /// Encodes into a caller buffer; on failure the partly written prefix is wiped (it may hold
 /// secrets) and `BufferTooSmall` is returned.
-pub(crate) fn encode_into<'a>(
-    buf: &'a mut [u8],
-    f: impl FnOnce(&mut Encoder<SliceCursor<'a>>) -> EncResult<SliceCursor<'a>>,
+pub(crate) fn encode_into(
+    buf: &mut [u8],
+    f: impl FnOnce(&mut Writer<'_>) -> EncResult,
 ) -> Result<usize, WireError> {
-    let mut e = Encoder::new(encode::write::Cursor::new(buf));
+    let mut e = Writer::new(buf);
     let res = f(&mut e);
-    let cursor = e.into_writer();
-    let n = cursor.position();
-    let buf = cursor.into_inner();
-    match res {
-        Ok(()) => Ok(n),
-        Err(_) => {
-            if let Some(written) = buf.get_mut(..n) {
+    finish_into(e, res)
+}
+
+/// The non-generic end of [`encode_into`].
+fn finish_into(e: Writer<'_>, res: EncResult) -> Result<usize, WireError> {
+    let n = e.pos;
+    match (res, e.buf) {
+        (Ok(()), _) => Ok(n),
+        (Err(Full), buf) => {
+            if let Some(written) = buf.and_then(|b| b.get_mut(..n)) {
                 zeroize::Zeroize::zeroize(written);
             }
             Err(WireError::BufferTooSmall)
@@ -329,11 +673,11 @@ pub(crate) fn encode_into<'a>(
 }
 
 /// The encoded size, computed without a buffer.
-pub(crate) fn measure(f: impl FnOnce(&mut Encoder<Counter>) -> EncResult<Counter>) -> usize {
-    let mut e = Encoder::new(Counter(0));
+pub(crate) fn measure(f: impl FnOnce(&mut Writer<'_>) -> EncResult) -> usize {
+    let mut e = Writer::counter();
     // The counter never fails.
     let _ = f(&mut e);
-    e.writer().0
+    e.pos
 }
 
 #[cfg(test)]
@@ -488,3 +832,4 @@ mod tests {
         assert_eq!(buf, [0, 0, 0, 0, 0xaa, 0xaa]);
     }
 }
+

@@ -1,11 +1,10 @@
 //! Messages the device sends to the app (and the plaintext LAN announcement).
 
-use super::cbor::{self, count, head_len, kv_uint, required, str_len, EncResult, Reader};
+use super::cbor::{self, count, head_len, kv_uint, required, str_len, EncResult, Reader, Writer};
 use crate::error::{PairError, WireError};
 use crate::types::{Bssid, DeviceId, Modes, ProductId, Security, Ssid, SSID_MAX};
 use core::net::Ipv4Addr;
 use heapless::Vec;
-use minicbor::encode::{Encoder, Write};
 
 /// Where the device is in pairing, as reported to the app and the cloud.
 ///
@@ -191,7 +190,7 @@ impl DeviceInfo {
         + (1 + 1 + 2 * head_len(u8::MAX as u64) + head_len(u16::MAX as u64))
         + (1 + head_len(u32::MAX as u64));
 
-    pub(crate) fn encode_body<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
         e.map(6)?;
         kv_uint(e, 0, self.protocol_version.into())?;
         kv_uint(e, 1, self.product.0.into())?;
@@ -268,7 +267,7 @@ impl ScanEntry {
         + (1 + head_len(u8::MAX as u64))
         + (1 + 1);
 
-    fn encode<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    fn encode(&self, e: &mut Writer<'_>) -> EncResult {
         e.map(4 + count(&[self.security.is_some()]))?;
         e.u8(0)?.bytes(self.ssid.as_bytes())?;
         e.u8(1)?.bytes(&self.bssid.0)?;
@@ -345,7 +344,7 @@ impl ScanResults {
         + (1 + head_len(SCAN_ENTRIES_MAX as u64) + SCAN_ENTRIES_MAX * ScanEntry::MAX_LEN)
         + (1 + 1);
 
-    pub(crate) fn encode_body<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
         e.map(1 + count(&[self.more]))?;
         e.u8(0)?.array(self.entries.len() as u64)?;
         for entry in &self.entries {
@@ -418,7 +417,7 @@ impl Status {
         + (1 + head_len(u8::MAX as u64))
         + (1 + head_len(u16::MAX as u64));
 
-    pub(crate) fn encode_body<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
         e.map(
             1 + count(&[
                 self.error.is_some(),
@@ -628,7 +627,7 @@ impl PairingReport {
         + (1 + str_len(4))
         + (1 + str_len(CLOUD_ID_MAX));
 
-    pub(crate) fn encode_body<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
         e.map(
             1 + count(&[
                 self.error.is_some(),
@@ -747,7 +746,7 @@ impl Announce {
         }
     }
 
-    pub(crate) fn encode_body<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
         e.map(7 + count(&[self.window_open]))?;
         e.u8(0)?.bytes(&ANNOUNCE_MAGIC)?;
         kv_uint(e, 1, self.protocol_version.into())?;
@@ -886,7 +885,7 @@ impl DeviceToApp {
         Ok(m)
     }
 
-    pub(crate) fn encode_cbor<W: Write>(&self, e: &mut Encoder<W>) -> EncResult<W> {
+    pub(crate) fn encode_cbor(&self, e: &mut Writer<'_>) -> EncResult {
         e.array(2)?.u8(self.type_code())?;
         match self {
             DeviceToApp::DeviceInfo(m) => m.encode_body(e),
