@@ -13,10 +13,10 @@
 //! a packet for the app goes back through the backend it came from.
 //!
 //! Transports: wired (UDP datagrams, `"ZP" 0x01 || packet`, with the retransmission cache of
-//! docs/transports.md) is implemented here. SoftAP (stream framing) and BLE (GATT fragments)
-//! plug in the same way: their backends deliver `ZPAIR_IN_PACKET` inputs with their mode and
-//! [`Engine::on_input`] routes them to a per-mode reassembler; until then their packets are
-//! dropped with a log message.
+//! docs/transports.md) is implemented here; BLE (GATT fragments) in [`crate::ble`]. The
+//! backends deliver `ZPAIR_IN_PACKET` inputs with their mode and [`Engine::on_input`] routes
+//! them to the mode's reassembler. Cellular has no app transport: [`crate::cellular`] shows the
+//! QR code, attaches the modem and polls the cloud's bind endpoint while the window is open.
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -37,6 +37,8 @@ use zpair_core::msg::{Announce, Capabilities, DeviceToApp, FirmwareVersion, Scan
 use zpair_core::session::TYPE_PAIR_REQUEST;
 use zpair_core::types::{ActivationToken, CloudEndpoint, Mode, Modes, WifiCredentials};
 
+use crate::ble::Ble;
+use crate::cellular::{self, Cellular};
 use crate::ffi;
 use crate::link::HttpLink;
 use crate::storage::{self, SettingsStore};
@@ -251,6 +253,10 @@ struct Io {
     pending_net: Option<(Mode, u64)>,
     /// The mode of the pairing in progress (for activation and the network).
     mode: Option<Mode>,
+    /// BLE: the GATT framing of the connected app.
+    ble: Ble,
+    /// Cellular: modem, QR code, bind polling.
+    cell: Cellular,
 }
 
 /// Something to do once the action that asked for it no longer borrows the device.
@@ -270,6 +276,8 @@ impl Io {
             announce_at: 0,
             pending_net: None,
             mode: None,
+            ble: Ble::new(),
+            cell: Cellular::new(),
         }
     }
 
@@ -288,6 +296,14 @@ impl Io {
                     log::warn!("wired: send failed ({rc})");
                 }
                 self.rtx.sent(conn, datagram);
+            }
+            ffi::ZPAIR_MODE_BLE => {
+                if let Err(rc) = self.ble.transmit(backend, packet) {
+                    // A lost fragment breaks the session: end the connection.
+                    log::warn!("ble: packet of {} bytes not sent ({rc})", packet.len());
+                    // SAFETY: plain call into the shim.
+                    let _ = unsafe { ffi::zpair_ble_disconnect(backend) };
+                }
             }
             other => log::warn!("no transport for mode {other} in this build"),
         }
@@ -335,14 +351,17 @@ impl Io {
         }
         if modes.contains(Modes::BLE) {
             let discriminator = zpair_core::payload::discriminator_of(factory.device);
+            let state = pair_state(State::WindowOpen).code();
             // SAFETY: plain call into the shim.
-            let rc = unsafe { ffi::zpair_ble_start(discriminator, 1) };
+            let rc = unsafe {
+                ffi::zpair_ble_start(discriminator, state, factory.product.0, zpair_core::PROTOCOL_VERSION)
+            };
             if rc != 0 {
                 log::warn!("ble: advertising not started ({rc})");
             }
         }
         if modes.contains(Modes::CELLULAR) {
-            log::warn!("cellular: no backend in this build");
+            self.cell.start(factory, now);
         }
     }
 
@@ -361,6 +380,9 @@ impl Io {
             if modes.contains(Modes::BLE) {
                 let _ = ffi::zpair_ble_stop();
             }
+        }
+        if modes.contains(Modes::CELLULAR) {
+            self.cell.stop();
         }
     }
 
@@ -601,6 +623,9 @@ impl Engine {
         if let Some((_, at)) = self.io.pending_net {
             next = Some(next.map_or(at, |n| n.min(at)));
         }
+        if let Some(at) = self.io.cell.next_deadline() {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
         match next {
             None => -1,
             Some(t) => i32::try_from(t.saturating_sub(now).min(3_600_000)).unwrap_or(3_600_000),
@@ -623,6 +648,14 @@ impl Engine {
                 } else {
                     self.io.pending_net = Some((mode, now + NET_POLL_MS));
                 }
+            }
+        }
+        let window_open = self.device.machine().state() == State::WindowOpen;
+        if let Some(ev) = self.io.cell.on_timer(now, window_open, &self.factory, self.firmware) {
+            let now = sys::now_ms();
+            if let Err(e) = self.device.handle(now, ev) {
+                log::warn!("cellular: bind not taken now: {e}");
+                self.io.cell.bind_refused(now);
             }
         }
     }
@@ -714,9 +747,13 @@ impl Engine {
         match input.kind {
             ffi::ZPAIR_IN_PACKET => match input.mode {
                 ffi::ZPAIR_MODE_WIRED => self.wired_packet(now, input.conn, data),
+                ffi::ZPAIR_MODE_BLE => self.ble_packet(now, input.conn, input.arg, data),
                 other => log::warn!("packet for mode {other}: no transport in this build"),
             },
             ffi::ZPAIR_IN_CONNECTED => {
+                if input.mode == ffi::ZPAIR_MODE_BLE {
+                    self.io.ble.connected(input.conn);
+                }
                 if let Some(mode) = mode_of(input.mode) {
                     self.device.app_connected(now, conn_id(input.mode, input.conn), mode);
                 }
@@ -724,9 +761,12 @@ impl Engine {
             ffi::ZPAIR_IN_DISCONNECTED => {
                 let conn = conn_id(input.mode, input.conn);
                 self.io.rtx.forget(conn);
+                if input.mode == ffi::ZPAIR_MODE_BLE {
+                    self.io.ble.disconnected(input.conn);
+                }
                 self.device.app_disconnected(now, conn);
             }
-            ffi::ZPAIR_IN_NET => self.net_changed(now, input.mode, input.arg),
+            ffi::ZPAIR_IN_NET => self.net_changed(now, input.mode, input.arg, input.conn),
             ffi::ZPAIR_IN_COMMAND => {
                 let rc = self.command(now, input.arg, input.conn, data, Reply(input.ctx));
                 Reply(input.ctx).done(rc);
@@ -781,7 +821,28 @@ impl Engine {
         }
     }
 
-    fn net_changed(&mut self, now: u64, mode: u8, arg: i32) {
+    fn ble_packet(&mut self, now: u64, backend: u32, mtu: i32, fragment: &[u8]) {
+        let conn = conn_id(ffi::ZPAIR_MODE_BLE, backend);
+        match self.io.ble.receive(backend, mtu, fragment) {
+            Ok(None) => {}
+            Ok(Some(packet)) => {
+                if let Some(reply) = self.device.receive(now, conn, packet) {
+                    self.io.transmit(conn, reply);
+                }
+            }
+            Err(e) => {
+                // A lost or corrupted fragment: the session cannot recover.
+                log::warn!("ble: framing error ({e}): disconnecting");
+                self.io.close_connection(conn);
+            }
+        }
+    }
+
+    /// `code`: the input's `conn`, the backend's `ZPAIR_ERR_*` for a failure (cellular).
+    fn net_changed(&mut self, now: u64, mode: u8, arg: i32, code: u32) {
+        if mode == ffi::ZPAIR_MODE_CELLULAR {
+            self.io.cell.net_changed(now, arg, code);
+        }
         let Some((pending, _)) = self.io.pending_net else { return };
         if mode_number(pending) != mode {
             return;
@@ -795,7 +856,11 @@ impl Engine {
             }
         } else if arg < 0 {
             self.io.pending_net = None;
-            self.event(now, Event::NetworkFailed { error: errno_to_network_error(pending, arg) });
+            let error = match pending {
+                Mode::Cellular => cellular::net_error(code),
+                _ => errno_to_network_error(pending, arg),
+            };
+            self.event(now, Event::NetworkFailed { error });
         }
     }
 
@@ -890,6 +955,14 @@ impl Engine {
         }
         out.line(format_args!("last error: {}", m.last_error().map_or("none", PairError::name)));
         out.line(format_args!("failed attempts: {}", m.failed_attempts()));
+        if self.enabled.contains(Modes::CELLULAR) {
+            let modem = match self.io.cell.modem_error() {
+                _ if self.io.cell.is_attached() => "attached",
+                Some(e) => e.name(),
+                None => "-",
+            };
+            out.line(format_args!("modem: {modem}"));
+        }
         out.line(format_args!(
             "device: {:016x} product: {}",
             self.factory.device.0, self.factory.product.0
@@ -929,25 +1002,7 @@ fn print_payload(factory: &FactoryData, out: Reply) -> i32 {
 
 #[cfg(feature = "qr")]
 fn print_qr(text: &str, out: Reply) {
-    use zpair_core::payload::qr::QrMatrix;
-    let Ok(qr) = QrMatrix::encode(text) else { return };
-    const QUIET: usize = 2;
-    let side = qr.size() + 2 * QUIET;
-    let mut line = zeroize::Zeroizing::new([0u8; 2 * (zpair_core::payload::qr::QR_MAX_SIZE + 2 * QUIET)]);
-    for y in 0..side {
-        let mut n = 0;
-        for x in 0..side {
-            let dark = x >= QUIET
-                && y >= QUIET
-                && qr.is_dark(x - QUIET, y - QUIET);
-            let cell: &[u8; 2] = if dark { b"##" } else { b"  " };
-            if let Some(dst) = line.get_mut(n..n + 2) {
-                dst.copy_from_slice(cell);
-                n += 2;
-            }
-        }
-        out.raw(line.get(..n).unwrap_or(&[]));
-    }
+    cellular::qr_lines(text, |line| out.raw(line));
 }
 
 // ---------------------------------------------------------------------------------------------

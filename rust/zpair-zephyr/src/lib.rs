@@ -45,6 +45,10 @@ compile_error!(
 );
 
 #[cfg(CONFIG_ZPAIR)]
+pub mod ble;
+#[cfg(CONFIG_ZPAIR)]
+pub mod cellular;
+#[cfg(CONFIG_ZPAIR)]
 pub mod engine;
 #[cfg(CONFIG_ZPAIR)]
 pub mod ffi;
