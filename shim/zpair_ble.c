@@ -16,6 +16,9 @@
  * to zpair_ble_gatt_notify(). ZPAIR_BLE_EVT_SENT clears the in-flight flag and submits tx_work
  * again; -EAGAIN (host out of buffers) retries after TX_RETRY_MS. tx_lock is never held across
  * a backend call (the backend calls us back with its own lock held).
+ *
+ * Disconnect: the core refuses an app with an alert and then disconnects it; so that the alert
+ * reaches the app, zpair_ble_disconnect() waits for the queue to drain (at most CLOSE_WAIT_MS).
  */
 #include <errno.h>
 #include <string.h>
@@ -29,11 +32,12 @@
 
 LOG_MODULE_DECLARE(zpair, CONFIG_ZPAIR_LOG_LEVEL);
 
-#define ATT_MTU_MIN  23
-#define ATT_OVERHEAD 3
-#define TX_RETRY_MS  20
+#define ATT_MTU_MIN   23
+#define ATT_OVERHEAD  3
+#define TX_RETRY_MS   20
+#define CLOSE_WAIT_MS 2000
 /* The largest fragment sent: MTU 517 - 3. */
-#define TX_FRAG_MAX  514
+#define TX_FRAG_MAX   514
 
 /* ------------------------------------------------------------------------------------------ */
 /* Receive buffers                                                                             */
@@ -62,14 +66,18 @@ static struct {
 	uint8_t cur[TX_FRAG_MAX];
 	size_t cur_len;
 	bool in_flight;
+	/* zpair_ble_disconnect() waits for the queue to drain. */
+	bool close_pending;
 } tx;
 
 static bool started;
 
 static void tx_work_fn(struct k_work *work);
 static void tx_retry_fn(struct k_work *work);
+static void close_fn(struct k_work *work);
 static K_WORK_DEFINE(tx_work, tx_work_fn);
 static K_WORK_DELAYABLE_DEFINE(tx_retry, tx_retry_fn);
+static K_WORK_DELAYABLE_DEFINE(close_work, close_fn);
 
 /* tx_lock held. */
 static void ring_put(const uint8_t *src, size_t len)
@@ -102,6 +110,13 @@ static void tx_flush(void)
 	tx.used = 0;
 	tx.cur_len = 0;
 	tx.in_flight = false;
+	tx.close_pending = false;
+}
+
+/* Nothing queued or in flight. tx_lock held. */
+static bool tx_idle(void)
+{
+	return !tx.in_flight && tx.cur_len == 0 && tx.used == 0;
 }
 
 static void tx_work_fn(struct k_work *work)
@@ -112,6 +127,15 @@ static void tx_work_fn(struct k_work *work)
 
 	ARG_UNUSED(work);
 	key = k_spin_lock(&tx_lock);
+	if (tx.close_pending && tx.conn != 0 && tx_idle()) {
+		/* Everything went out: the disconnect zpair_ble_disconnect() deferred. */
+		conn = tx.conn;
+		tx.close_pending = false;
+		k_spin_unlock(&tx_lock, key);
+		k_work_cancel_delayable(&close_work);
+		(void)zpair_ble_gatt_disconnect(conn);
+		return;
+	}
 	if (tx.in_flight || tx.conn == 0 || (tx.cur_len == 0 && tx.used == 0)) {
 		k_spin_unlock(&tx_lock, key);
 		return;
@@ -138,9 +162,15 @@ static void tx_work_fn(struct k_work *work)
 		tx.in_flight = false;
 		k_work_reschedule(&tx_retry, K_MSEC(TX_RETRY_MS));
 	} else {
+		bool closing = tx.close_pending;
+
 		LOG_WRN("ble: notification failed (%d): %u bytes queued dropped", rc,
 			(unsigned int)(tx.used + tx.cur_len));
 		tx_flush();
+		tx.close_pending = closing;
+		if (closing) {
+			k_work_submit(&tx_work);
+		}
 	}
 	k_spin_unlock(&tx_lock, key);
 }
@@ -149,6 +179,24 @@ static void tx_retry_fn(struct k_work *work)
 {
 	ARG_UNUSED(work);
 	k_work_submit(&tx_work);
+}
+
+/* The queue did not drain in time (the app stopped reading): disconnect anyway. */
+static void close_fn(struct k_work *work)
+{
+	k_spinlock_key_t key;
+	uint32_t conn = 0;
+
+	ARG_UNUSED(work);
+	key = k_spin_lock(&tx_lock);
+	if (tx.close_pending) {
+		tx.close_pending = false;
+		conn = tx.conn;
+	}
+	k_spin_unlock(&tx_lock, key);
+	if (conn != 0) {
+		(void)zpair_ble_gatt_disconnect(conn);
+	}
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -322,5 +370,15 @@ uint16_t zpair_ble_mtu(uint32_t conn)
 
 int zpair_ble_disconnect(uint32_t conn)
 {
+	k_spinlock_key_t key = k_spin_lock(&tx_lock);
+
+	if (conn != 0 && conn == tx.conn && !tx_idle()) {
+		/* Let the queued notifications (an alert, the last status) out first. */
+		tx.close_pending = true;
+		k_spin_unlock(&tx_lock, key);
+		k_work_reschedule(&close_work, K_MSEC(CLOSE_WAIT_MS));
+		return 0;
+	}
+	k_spin_unlock(&tx_lock, key);
 	return zpair_ble_gatt_disconnect(conn);
 }

@@ -343,7 +343,10 @@ int zpair_ble_stop(void);
 int zpair_ble_notify(uint32_t conn, const uint8_t *data, size_t len);
 /** The ATT MTU of conn (23 when unknown). Any thread. */
 uint16_t zpair_ble_mtu(uint32_t conn);
-/** Disconnects conn (ZPAIR_IN_DISCONNECTED follows). */
+/**
+ * Disconnects conn (ZPAIR_IN_DISCONNECTED follows) once the notifications queued for it are
+ * sent (an alert before a refusal), at most 2 s later.
+ */
 int zpair_ble_disconnect(uint32_t conn);
 
 /* ------------------------------------------------------------------------------------------ */
