@@ -81,7 +81,9 @@ static struct {
 	uint8_t svc_data[16 + ZPAIR_BLE_SVC_DATA_LEN];
 } b;
 
+#if defined(CONFIG_BT_GATT_CLIENT)
 static struct bt_gatt_exchange_params mtu_xchg;
+#endif
 
 static const uint8_t ad_flags[] = {BT_LE_AD_GENERAL | BT_LE_AD_NO_BREDR};
 static const uint8_t ad_uuid[] = {ZPAIR_SVC_UUID_VAL};
