@@ -87,10 +87,12 @@ int zpair_wifi_scan(void)
 #endif
 
 #if !defined(ZPAIR_HAVE_BLE)
-int zpair_ble_start(uint16_t discriminator, uint8_t state)
+int zpair_ble_start(uint16_t discriminator, uint8_t state, uint32_t product, uint8_t version)
 {
 	ARG_UNUSED(discriminator);
 	ARG_UNUSED(state);
+	ARG_UNUSED(product);
+	ARG_UNUSED(version);
 	return -ENOTSUP;
 }
 

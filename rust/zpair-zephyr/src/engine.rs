@@ -13,10 +13,12 @@
 //! a packet for the app goes back through the backend it came from.
 //!
 //! Transports: wired (UDP datagrams, `"ZP" 0x01 || packet`, with the retransmission cache of
-//! docs/transports.md) is implemented here; SoftAP (TCP, stream framing) in [`crate::softap`].
-//! BLE (GATT fragments) plugs in the same way: its backend delivers `ZPAIR_IN_PACKET` inputs
-//! with its mode and [`Engine::on_input`] routes them to a per-mode reassembler. Wi-Fi scans
-//! for the app are collected into pages by [`crate::wifi`].
+//! docs/transports.md) is implemented here; SoftAP (TCP, stream framing) in [`crate::softap`];
+//! BLE (GATT fragments) in [`crate::ble`]. The backends deliver `ZPAIR_IN_PACKET` inputs with
+//! their mode and [`Engine::on_input`] routes them to the mode's reassembler. Wi-Fi scans for
+//! the app are collected into pages by [`crate::wifi`]. Cellular has no app transport:
+//! [`crate::cellular`] shows the QR code, attaches the modem and polls the cloud's bind
+//! endpoint while the window is open.
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -37,6 +39,8 @@ use zpair_core::msg::{Announce, Capabilities, DeviceToApp, FirmwareVersion, Scan
 use zpair_core::session::TYPE_PAIR_REQUEST;
 use zpair_core::types::{ActivationToken, CloudEndpoint, Mode, Modes, WifiCredentials};
 
+use crate::ble::Ble;
+use crate::cellular::{self, Cellular};
 use crate::ffi;
 use crate::link::HttpLink;
 use crate::storage::{self, SettingsStore};
@@ -144,7 +148,7 @@ pub fn kconfig_config(modes: Modes) -> Result<Config, zpair_core::machine::Confi
     })
 }
 
-fn errno_to_network_error(mode: Mode, rc: i32) -> PairError {
+pub(crate) fn errno_to_network_error(mode: Mode, rc: i32) -> PairError {
     // The precise error of the backend (wrong password, AP not found, ...): ZPAIR_NET_ERROR().
     if rc <= -ffi::ZPAIR_NET_ERR_BASE && rc > -(ffi::ZPAIR_NET_ERR_BASE + 0x100) {
         return PairError::from_code(u8::try_from(-rc - ffi::ZPAIR_NET_ERR_BASE).unwrap_or(0x63));
@@ -259,6 +263,10 @@ struct Io {
     softap: crate::softap::SoftAp,
     /// The Wi-Fi scan in progress for the app.
     scan: crate::wifi::Scan,
+    /// BLE: the GATT framing of the connected app.
+    ble: Ble,
+    /// Cellular: modem, QR code, bind polling.
+    cell: Cellular,
 }
 
 /// Something to do once the action that asked for it no longer borrows the device.
@@ -280,6 +288,8 @@ impl Io {
             mode: None,
             softap: crate::softap::SoftAp::new(),
             scan: crate::wifi::Scan::new(),
+            ble: Ble::new(),
+            cell: Cellular::new(),
         }
     }
 
@@ -300,6 +310,14 @@ impl Io {
                 self.rtx.sent(conn, datagram);
             }
             ffi::ZPAIR_MODE_SOFTAP => self.softap.transmit(backend, packet),
+            ffi::ZPAIR_MODE_BLE => {
+                if let Err(rc) = self.ble.transmit(backend, packet) {
+                    // A lost fragment breaks the session: end the connection.
+                    log::warn!("ble: packet of {} bytes not sent ({rc})", packet.len());
+                    // SAFETY: plain call into the shim.
+                    let _ = unsafe { ffi::zpair_ble_disconnect(backend) };
+                }
+            }
             other => log::warn!("no transport for mode {other} in this build"),
         }
     }
@@ -347,14 +365,17 @@ impl Io {
         }
         if modes.contains(Modes::BLE) {
             let discriminator = zpair_core::payload::discriminator_of(factory.device);
+            let state = pair_state(State::WindowOpen).code();
             // SAFETY: plain call into the shim.
-            let rc = unsafe { ffi::zpair_ble_start(discriminator, 1) };
+            let rc = unsafe {
+                ffi::zpair_ble_start(discriminator, state, factory.product.0, zpair_core::PROTOCOL_VERSION)
+            };
             if rc != 0 {
                 log::warn!("ble: advertising not started ({rc})");
             }
         }
         if modes.contains(Modes::CELLULAR) {
-            log::warn!("cellular: no backend in this build");
+            self.cell.start(factory, now);
         }
     }
 
@@ -373,6 +394,9 @@ impl Io {
             if modes.contains(Modes::BLE) {
                 let _ = ffi::zpair_ble_stop();
             }
+        }
+        if modes.contains(Modes::CELLULAR) {
+            self.cell.stop();
         }
     }
 
@@ -614,6 +638,9 @@ impl Engine {
         if let Some((_, at)) = self.io.pending_net {
             next = Some(next.map_or(at, |n| n.min(at)));
         }
+        if let Some(at) = self.io.cell.next_deadline() {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
         match next {
             None => -1,
             Some(t) => i32::try_from(t.saturating_sub(now).min(3_600_000)).unwrap_or(3_600_000),
@@ -636,6 +663,14 @@ impl Engine {
                 } else {
                     self.io.pending_net = Some((mode, now + NET_POLL_MS));
                 }
+            }
+        }
+        let window_open = self.device.machine().state() == State::WindowOpen;
+        if let Some(ev) = self.io.cell.on_timer(now, window_open, &self.factory, self.firmware) {
+            let now = sys::now_ms();
+            if let Err(e) = self.device.handle(now, ev) {
+                log::warn!("cellular: bind not taken now: {e}");
+                self.io.cell.bind_refused(now);
             }
         }
     }
@@ -728,11 +763,15 @@ impl Engine {
             ffi::ZPAIR_IN_PACKET => match input.mode {
                 ffi::ZPAIR_MODE_WIRED => self.wired_packet(now, input.conn, data),
                 ffi::ZPAIR_MODE_SOFTAP => self.io.softap.receive(&mut self.device, now, input.conn, data),
+                ffi::ZPAIR_MODE_BLE => self.ble_packet(now, input.conn, input.arg, data),
                 other => log::warn!("packet for mode {other}: no transport in this build"),
             },
             ffi::ZPAIR_IN_CONNECTED => {
                 if input.mode == ffi::ZPAIR_MODE_SOFTAP && !self.io.softap.connected(input.conn) {
                     log::warn!("softap: no slot for conn {}", input.conn);
+                }
+                if input.mode == ffi::ZPAIR_MODE_BLE {
+                    self.io.ble.connected(input.conn);
                 }
                 if let Some(mode) = mode_of(input.mode) {
                     self.device.app_connected(now, conn_id(input.mode, input.conn), mode);
@@ -743,6 +782,9 @@ impl Engine {
                 self.io.rtx.forget(conn);
                 if input.mode == ffi::ZPAIR_MODE_SOFTAP {
                     self.io.softap.forget(input.conn);
+                }
+                if input.mode == ffi::ZPAIR_MODE_BLE {
+                    self.io.ble.disconnected(input.conn);
                 }
                 self.device.app_disconnected(now, conn);
             }
@@ -807,7 +849,28 @@ impl Engine {
         }
     }
 
+    fn ble_packet(&mut self, now: u64, backend: u32, mtu: i32, fragment: &[u8]) {
+        let conn = conn_id(ffi::ZPAIR_MODE_BLE, backend);
+        match self.io.ble.receive(backend, mtu, fragment) {
+            Ok(None) => {}
+            Ok(Some(packet)) => {
+                if let Some(reply) = self.device.receive(now, conn, packet) {
+                    self.io.transmit(conn, reply);
+                }
+            }
+            Err(e) => {
+                // A lost or corrupted fragment: the session cannot recover.
+                log::warn!("ble: framing error ({e}): disconnecting");
+                self.io.close_connection(conn);
+            }
+        }
+    }
+
+    /// `code`: the input's `conn`, the backend's `ZPAIR_ERR_*` for a failure (cellular).
     fn net_changed(&mut self, now: u64, mode: u8, arg: i32) {
+        if mode == ffi::ZPAIR_MODE_CELLULAR {
+            self.io.cell.net_changed(now, arg);
+        }
         let Some((pending, _)) = self.io.pending_net else { return };
         if mode_number(pending) != mode {
             return;
@@ -916,6 +979,14 @@ impl Engine {
         }
         out.line(format_args!("last error: {}", m.last_error().map_or("none", PairError::name)));
         out.line(format_args!("failed attempts: {}", m.failed_attempts()));
+        if self.enabled.contains(Modes::CELLULAR) {
+            let modem = match self.io.cell.modem_error() {
+                _ if self.io.cell.is_attached() => "attached",
+                Some(e) => e.name(),
+                None => "-",
+            };
+            out.line(format_args!("modem: {modem}"));
+        }
         out.line(format_args!(
             "device: {:016x} product: {}",
             self.factory.device.0, self.factory.product.0
@@ -955,25 +1026,7 @@ fn print_payload(factory: &FactoryData, out: Reply) -> i32 {
 
 #[cfg(feature = "qr")]
 fn print_qr(text: &str, out: Reply) {
-    use zpair_core::payload::qr::QrMatrix;
-    let Ok(qr) = QrMatrix::encode(text) else { return };
-    const QUIET: usize = 2;
-    let side = qr.size() + 2 * QUIET;
-    let mut line = zeroize::Zeroizing::new([0u8; 2 * (zpair_core::payload::qr::QR_MAX_SIZE + 2 * QUIET)]);
-    for y in 0..side {
-        let mut n = 0;
-        for x in 0..side {
-            let dark = x >= QUIET
-                && y >= QUIET
-                && qr.is_dark(x - QUIET, y - QUIET);
-            let cell: &[u8; 2] = if dark { b"##" } else { b"  " };
-            if let Some(dst) = line.get_mut(n..n + 2) {
-                dst.copy_from_slice(cell);
-                n += 2;
-            }
-        }
-        out.raw(line.get(..n).unwrap_or(&[]));
-    }
+    cellular::qr_lines(text, |line| out.raw(line));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,6 +57,10 @@ pub mod errno {
     pub const ENOTSUP: i32 = 134;
     pub const EALREADY: i32 = 120;
     pub const EINPROGRESS: i32 = 119;
+    pub const ENOBUFS: i32 = 105;
+    pub const ENETUNREACH: i32 = 114;
+    pub const ENETDOWN: i32 = 115;
+    pub const ENOTCONN: i32 = 128;
 }
 
 /// `ZPAIR_NET_ERR_BASE`: a `ZPAIR_IN_NET` arg of `-(ZPAIR_NET_ERR_BASE + code)` is a network
@@ -162,7 +166,7 @@ extern "C" {
     pub fn zpair_softap_send(conn: u32, data: *const u8, len: usize) -> c_int;
     pub fn zpair_softap_close(conn: u32) -> c_int;
 
-    pub fn zpair_ble_start(discriminator: u16, state: u8) -> c_int;
+    pub fn zpair_ble_start(discriminator: u16, state: u8, product: u32, version: u8) -> c_int;
     pub fn zpair_ble_stop() -> c_int;
     pub fn zpair_ble_notify(conn: u32, data: *const u8, len: usize) -> c_int;
     pub fn zpair_ble_mtu(conn: u32) -> u16;

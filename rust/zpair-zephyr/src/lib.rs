@@ -12,6 +12,8 @@
 //!   its actions: network and window control through the backends, activation through
 //!   [`client::activate`](zpair_core::client::activate) over [`link::HttpLink`], persistence
 //!   through [`Store`](zpair_core::storage::Store) over [`storage::SettingsStorage`];
+//! - per mode: wired datagrams in [`engine`], BLE GATT fragments in [`ble`], and the cellular
+//!   flow (QR code, modem attach, bind polling) in [`cellular`];
 //! - routes the `log` crate into zpair's C log module ([`sys::init_logging`]);
 //! - reads the factory data from settings (`zpair/factory`, written by `zpair factory <hex>`).
 //!
@@ -44,6 +46,10 @@ compile_error!(
      sys_csrand_get) and include zpair's prj.conf fragment"
 );
 
+#[cfg(CONFIG_ZPAIR)]
+pub mod ble;
+#[cfg(CONFIG_ZPAIR)]
+pub mod cellular;
 #[cfg(CONFIG_ZPAIR)]
 pub mod engine;
 #[cfg(CONFIG_ZPAIR)]

@@ -136,8 +136,9 @@ enum zpair_input_kind {
 	/** A transport lost an app connection. */
 	ZPAIR_IN_DISCONNECTED = 3,
 	/** The network of `mode` changed: arg = ZPAIR_NET_UP / ZPAIR_NET_DOWN / a negative errno
-	 * (join failed) / ZPAIR_NET_ERROR(code) (join failed or link lost, with the precise zpair
-	 * error: a PairError wire code such as wrong password or DHCP timeout).
+	 * (join failed, link lost) / ZPAIR_NET_ERROR(code) (join failed or link lost, with the
+	 * precise zpair error, a PairError wire code: wrong password, DHCP timeout, SIM missing,
+	 * registration denied, attach timeout, modem failure, link lost, ...).
 	 */
 	ZPAIR_IN_NET = 4,
 	/** A command: arg = ZPAIR_CMD_*, conn its numeric argument, data[0..len) its data
@@ -336,22 +337,65 @@ int zpair_softap_close(uint32_t conn);
 /* BLE backend (GATT)                                                                          */
 /* ------------------------------------------------------------------------------------------ */
 
-/** Starts advertising the zpair service with the 12-bit discriminator and state. */
-int zpair_ble_start(uint16_t discriminator, uint8_t state);
-/** Stops advertising. */
+/*
+ * shim/zpair_ble.c over zpair/shim_backends.h (one zpair app connection at a time). Inputs,
+ * all with mode ZPAIR_MODE_BLE and conn = the backend's connection id:
+ * - ZPAIR_IN_CONNECTED when an app connects (arg = its ATT MTU, usually 23 at first);
+ * - ZPAIR_IN_PACKET for every ATT write of the app: data[0..len) is ONE GATT fragment (the
+ *   framing of zpair_core::frame::gatt is not removed: the glue reassembles), arg = the ATT
+ *   MTU when it was written (fragments are at most arg - 3 bytes);
+ * - ZPAIR_IN_DISCONNECTED when it disconnects.
+ * Writes are copied into a few buffers (CONFIG_ZPAIR_BLE_RX_BUFFERS): when the zpair thread
+ * falls that far behind, a fragment is dropped (logged), which the reassembler sees as a
+ * sequence error.
+ *
+ * Notification flow control stays in C: zpair_ble_notify() copies the fragment into a queue
+ * (CONFIG_ZPAIR_BLE_TX_QUEUE_SIZE bytes, enough for two 512-byte packets at MTU 23) and
+ * returns; the system work queue sends one notification at a time, the next one when the host
+ * reports the previous one sent (ZPAIR_BLE_EVT_SENT), and retries a moment later when the host
+ * is out of buffers. The queue is emptied when the app disconnects.
+ */
+
+/**
+ * Starts advertising the zpair service: the 12-bit discriminator, the pairing state
+ * (PairState code), the product id and the protocol version go into the service data.
+ * Registers the backend callback on first use (bt_enable when needed).
+ */
+int zpair_ble_start(uint16_t discriminator, uint8_t state, uint32_t product, uint8_t version);
+/** Stops advertising (a connected app stays connected). */
 int zpair_ble_stop(void);
-/** Notifies one GATT fragment on conn. */
+/**
+ * Queues one GATT fragment data[0..len) (len <= MTU - 3) for notification on conn.
+ * -ENOTCONN: conn is not the connected app; -EMSGSIZE: longer than the MTU allows;
+ * -ENOBUFS: the queue is full (the packet is lost: end the session).
+ */
 int zpair_ble_notify(uint32_t conn, const uint8_t *data, size_t len);
-/** The ATT MTU of conn (23 when unknown). */
+/** The ATT MTU of conn (23 when unknown). Any thread. */
 uint16_t zpair_ble_mtu(uint32_t conn);
-/** Disconnects conn. */
+/**
+ * Disconnects conn (ZPAIR_IN_DISCONNECTED follows) once the notifications queued for it are
+ * sent (an alert before a refusal), at most 2 s later.
+ */
 int zpair_ble_disconnect(uint32_t conn);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Cellular backend                                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
-/** Shows the setup payload (QR) on the device's display or console. */
+/*
+ * shim/zpair_cellular.c: the modem is the network of ZPAIR_MODE_CELLULAR: zpair_net_connect /
+ * _status / _disconnect(ZPAIR_MODE_CELLULAR) attach and detach it (zpair_cellular_modem_attach
+ * / _detach of zpair/shim_backends.h). Attach outcomes arrive as ZPAIR_IN_NET inputs: arg
+ * ZPAIR_NET_UP, or ZPAIR_NET_ERROR(ZPAIR_ERR_SIM_MISSING / _REGISTRATION_DENIED /
+ * _ATTACH_TIMEOUT / _MODEM_FAILURE) (the modem keeps trying: ZPAIR_NET_UP may follow), or
+ * ZPAIR_NET_ERROR(ZPAIR_ERR_LINK_LOST) when an attached network went down.
+ */
+
+/**
+ * Shows the setup payload (the text of the QR code, "ZP:..."): printed on the console with
+ * printk, never through the log (it carries the setup code). The glue prints the QR code
+ * itself right after (zpair_print). A device with a display draws it here instead.
+ */
 int zpair_cellular_show_payload(const char *payload, size_t len);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -356,6 +356,85 @@ impl<const N: usize> GattRx<N> {
     }
 }
 
+/// Why [`GattLink::send`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError<E> {
+    /// The packet or the MTU is not valid ([`GattTx::fragment`]'s errors).
+    Frame(FrameError),
+    /// The sink refused a fragment: the rest of the packet was not sent, and the peer will see
+    /// a sequence error (end the connection).
+    Sink(E),
+}
+
+/// Both directions of one connection's characteristic, as a device keeps them per BLE
+/// connection: a [`GattRx`] fed with each ATT value the peer writes, at the ATT MTU the stack
+/// reports with it, and a [`GattTx`] that cuts outgoing packets at the current MTU.
+///
+/// The MTU is not stored: the stack knows it and may change it at any time (MTU exchange), so
+/// each call takes the current value. Values outside `23..=517` are clamped (a stack reports 0
+/// or a local maximum before the exchange completes).
+#[derive(Debug, Clone)]
+pub struct GattLink<const N: usize = MAX_PACKET> {
+    rx: GattRx<N>,
+    tx: GattTx,
+}
+
+impl<const N: usize> Default for GattLink<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> GattLink<N> {
+    /// A link at the start of a connection (both sequence numbers 0).
+    pub const fn new() -> Self {
+        GattLink { rx: GattRx::new(), tx: GattTx::new() }
+    }
+
+    /// Back to the start of a connection (a new app connected).
+    pub fn reset(&mut self) {
+        self.rx.reset();
+        self.tx.reset();
+    }
+
+    /// The ATT MTU `mtu` clamped to `23..=517`.
+    pub const fn clamp_mtu(mtu: u16) -> u16 {
+        if mtu < ATT_MTU_MIN {
+            ATT_MTU_MIN
+        } else if mtu > ATT_MTU_MAX {
+            ATT_MTU_MAX
+        } else {
+            mtu
+        }
+    }
+
+    /// Takes one ATT value the peer wrote while the ATT MTU was `mtu`; returns the packet when
+    /// this fragment completes it (borrowed until the next call). Errors as [`GattRx::push`]:
+    /// after one, a packet was lost and the session cannot continue.
+    pub fn receive(&mut self, mtu: u16, fragment: &[u8]) -> Result<Option<&[u8]>, FrameError> {
+        self.rx.set_mtu(Self::clamp_mtu(mtu))?;
+        self.rx.push(fragment)
+    }
+
+    /// Cuts `packet` into fragments for ATT MTU `mtu` and hands each to `sink` (one
+    /// notification each), in order. Returns the number of fragments sent.
+    pub fn send<E>(
+        &mut self,
+        packet: &[u8],
+        mtu: u16,
+        mut sink: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<usize, SendError<E>> {
+        let mut frag = self.tx.fragment(packet, Self::clamp_mtu(mtu)).map_err(SendError::Frame)?;
+        let mut buf = [0u8; ATT_MTU_MAX as usize - ATT_HEADER_LEN];
+        let mut n = 0;
+        while let Some(f) = frag.next_fragment(&mut buf).map_err(SendError::Frame)? {
+            sink(f).map_err(SendError::Sink)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,5 +491,79 @@ mod tests {
         assert_eq!(rx.push(&[0x46, 1]), Err(FrameError::NoBegin));
         assert_eq!(rx.push(&[0xc9, 0, 1, 1]), Ok(Some(&[1u8][..])));
         assert_eq!(rx.push(&[0xca, 0, 1, 2]), Ok(Some(&[2u8][..])));
+    }
+
+    #[test]
+    fn link_round_trip_at_any_mtu() {
+        let packet: [u8; 512] = core::array::from_fn(|i| (i * 7) as u8);
+        for mtu in [0u16, 23, 24, 100, 185, 247, 517, 600] {
+            for len in [1usize, 17, 18, 100, 241, 512] {
+                let (mut dev, mut app) = (GattLink::<512>::new(), GattLink::<512>::new());
+                // Two packets per direction: sequence numbers continue across packets.
+                for _ in 0..2 {
+                    let mut frags: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+                    let n = dev
+                        .send(&packet[..len], mtu, |f| {
+                            frags.push(f.to_vec());
+                            Ok::<(), ()>(())
+                        })
+                        .unwrap();
+                    assert_eq!(Some(n), fragment_count(len, GattLink::<512>::clamp_mtu(mtu)));
+                    let mut got = None;
+                    for (i, f) in frags.iter().enumerate() {
+                        let r = app.receive(mtu, f).unwrap();
+                        assert_eq!(r.is_some(), i + 1 == frags.len());
+                        got = r.map(<[u8]>::to_vec);
+                    }
+                    assert_eq!(got.as_deref(), Some(&packet[..len]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn link_sink_error_and_reset() {
+        let mut dev: GattLink = GattLink::new();
+        let mut calls = 0;
+        let r = dev.send(&[1u8; 40], 23, |_| {
+            calls += 1;
+            if calls == 2 { Err("queue full") } else { Ok(()) }
+        });
+        assert_eq!(r, Err(SendError::Sink("queue full")));
+        assert_eq!(dev.send::<()>(&[], 23, |_| Ok(())), Err(SendError::Frame(FrameError::ZeroLength)));
+        // The peer lost a fragment: its reassembler sees a sequence error.
+        let mut app: GattLink = GattLink::new();
+        let mut frags: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+        dev.send::<()>(&[2u8; 5], 23, |f| {
+            frags.push(f.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(app.receive(23, &frags[0]), Err(FrameError::OutOfSequence));
+        // A new connection starts both directions at 0 again.
+        dev.reset();
+        app.reset();
+        frags.clear();
+        dev.send::<()>(&[3u8; 5], 23, |f| {
+            frags.push(f.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(app.receive(23, &frags[0]), Ok(Some(&[3u8; 5][..])));
+    }
+
+    #[test]
+    fn link_checks_fragment_against_reported_mtu() {
+        let mut dev: GattLink = GattLink::new();
+        let mut app: GattLink = GattLink::new();
+        let mut frags: std::vec::Vec<std::vec::Vec<u8>> = std::vec::Vec::new();
+        dev.send::<()>(&[4u8; 60], 100, |f| {
+            frags.push(f.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(frags.len(), 1);
+        // Written while the stack still says 23: longer than MTU - 3.
+        assert_eq!(app.receive(23, &frags[0]), Err(FrameError::FragmentTooLong));
     }
 }

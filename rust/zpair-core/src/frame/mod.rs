@@ -19,7 +19,7 @@ pub mod gatt;
 pub mod stream;
 
 pub use datagram::{parse_datagram, write_datagram};
-pub use gatt::{Fragmenter, GattRx, GattTx};
+pub use gatt::{Fragmenter, GattLink, GattRx, GattTx};
 pub use stream::{encode_stream, stream_header, StreamDecoder};
 
 use crate::error::{PairError, WireError};
