@@ -483,13 +483,20 @@ fn section_footprint(w: &mut String, r: &Results, sizes: &[(String, String, u64,
          of *harness* code was counted as the core's (37.1 KiB → 27.4 KiB with nothing else changed; 36.7 KiB before this work); \
          the harness now reads the input's address with a volatile load. (2) The retry jitter of the state machine took `r % span` on 64-bit values, which \
          pulls a 64-bit division from compiler-builtins on a 32-bit MCU; a multiply-shift gives the same distribution (−0.5 KiB). \
-         (3) The precomputation of §1 costs about 0.4 KiB of code (one code path for both cases) and 136 B of RAM. What remains is \
-         spread over the state machine, the CBOR codec (zpair's messages and minicbor), storage and the engine; no single table or \
-         monomorphization dominates (the engine is instantiated once, for one provider; `core::result` is the `?` glue inlined into \
-         them). The target is missed by the difference the table shows (more on RISC-V, whose code is less dense than Thumb-2). \
-         Next steps, none of which removes a feature: pass the large values (staged credentials, the persisted state, decoded \
-         messages) by reference instead of moving them (the moves are the `core::ptr`/`core::result` bytes, and the large stack \
-         frames below), and decode the persisted state with the same table-driven reader as the messages."
+         (3) The precomputation of §1 costs about 0.4 KiB of code (one code path for both cases) and 136 B of RAM. \
+         (4) The harness's fake cloud link failed every request, so LTO removed everything after the first one: the activation \
+         client (challenge/activate encoders, response decoders, opening the sealed secret) was not counted. With a link that \
+         answers with values the compiler cannot know, the same core measured 34.6 KiB instead of 26.2 KiB: the earlier figure \
+         was too low, not the code smaller. (5) One hand-written CBOR reader and writer (`zpair_core::msg::cbor`, a single \
+         shortest-form head parser/encoder) replaced minicbor's decoder and encoder in both codecs, the app messages and the \
+         cloud API, so a device links one CBOR implementation (−2.0 KiB, −4.2 KiB, −1.1 KiB; property tests run minicbor as the \
+         reference and require identical bytes, values, errors and positions). (6) The large decoders are kept out of line and \
+         the cloud API's map loop exists once (−1.2 KiB; each `#[inline(never)]` was measured, those that grew the image were \
+         left out). **Still missed**: what remains over the budget is mostly error-return glue — on Arm every `Result` larger \
+         than 4 bytes returns through memory, so each `?` on a reader method copies a tag and an error into the caller's slot \
+         (about 2.6 KiB, in `Provision` and persisted-state decoding, `Machine::handle`, `Device::receive` and the activation \
+         client). The next step, which removes no feature, is a reader that keeps its first error and returns plain values, \
+         checked once per message — with the same error precedence, which the reference property tests would hold it to."
     )
     .ok();
     writeln!(w).ok();
