@@ -121,7 +121,7 @@ fn render(r: &Results) -> Result<String, String> {
     writeln!(w, "|---|---|---|---|").ok();
     writeln!(
         w,
-        "| device handshake, instructions, x86-64 / i686 (32-bit): as shipped (mbedTLS 2.28) · with G's table (mbedTLS ≥ 3.1) | {} / {} · {} / {} | | |",
+        "| device handshake, instructions, x86-64 / i686 (32-bit): as shipped (mbedTLS 2.28) · with G's table (mbedTLS ≥ 3.1 with its fixed-point optimisation) | {} / {} · {} / {} | | |",
         opt_mega(zp64),
         opt_mega(zp32),
         opt_mega(get(&x64, Construction::ZpairGTable)),
@@ -139,7 +139,7 @@ fn render(r: &Results) -> Result<String, String> {
         let v = |r: Option<f64>| r.map_or("not measured", |x| verdict(x <= target));
         writeln!(
             w,
-            "| {what}, x86-64 / 32-bit: as shipped (mbedTLS 2.28) · with G's table (mbedTLS ≥ 3.1) | {} / {} · {} / {} | {le} (32-bit) | {} · {} |",
+            "| {what}, x86-64 / 32-bit: as shipped (mbedTLS 2.28) · with G's table (mbedTLS ≥ 3.1 with its fixed-point optimisation) | {} / {} · {} / {} | {le} (32-bit) | {} · {} |",
             fmt_ratio(ratio(zp64, get(&x64, base))),
             fmt_ratio(r32),
             fmt_ratio(ratio(gt64, get(&x64, base))),
@@ -346,11 +346,12 @@ fn section_handshake(
         "**Where the rest goes.** Almost all of zpair's count is the three scalar multiplications (callgrind attributes ≥ 95 % to \
          `mbedtls_ecp_mul`): one variable-base P-256 multiplication costs {} on x86-64 and a fixed-base one {} — the same, because \
          `zpair-mbedtls` builds a fresh `mbedtls_ecp_group` per call and mbedTLS 2.28 rebuilds the comb table of G every time. With the \
-         table kept across calls, k·G costs {}. mbedTLS ≥ 3.1 ships that table precomputed in ROM (`MBEDTLS_ECP_FIXED_POINT_OPTIM`), so \
-         on a device's mbedTLS 3.6 the fixed-base multiplication is already the cheap one (the anchor's {} for the verifier with \
-         1 + 4 multiplications agrees). The `zpair-g-table` row is zpair's unchanged session with a provider that keeps one group, \
-         and so G's table, across calls (mbedTLS's same constant-time `mbedtls_ecp_mul`): {} on x86-64, {} on i686 — what the device's \
-         mbedTLS 3.6 configuration gives. Doing this in `zpair-mbedtls` itself (for mbedTLS 2.28 hosts) means state shared between \
+         table kept across calls, k·G costs {}. mbedTLS ≥ 3.1 ships that table precomputed in ROM when `MBEDTLS_ECP_FIXED_POINT_OPTIM` \
+         is on (the anchor's {} for the verifier with 1 + 4 multiplications agrees). The `zpair-g-table` row is zpair's unchanged \
+         session with a provider that keeps one group, and so G's table, across calls (mbedTLS's same constant-time \
+         `mbedtls_ecp_mul`): {} on x86-64, {} on i686 — what an mbedTLS 3.6 built with the fixed-point optimisation gives. Zephyr's \
+         default mbedTLS configuration turns it off (see §2, \"Inside Zephyr\"), so a Zephyr device gets the `zpair` row unless its \
+         application configures mbedTLS itself. Doing this in `zpair-mbedtls` itself (for mbedTLS 2.28 hosts) means state shared between \
          calls in the C shim (about 1.5 KiB of heap for the table); it is left as a recommendation, not done here.",
         opt_mega(var),
         opt_mega(fresh),
@@ -391,8 +392,8 @@ fn section_handshake(
     let gt_sec1_32 = ratio(z(x32, Construction::ZpairGTable), z(x32, Construction::Sec1));
     writeln!(
         w,
-        "- ≤ 1.5 × security 1: as shipped on mbedTLS 2.28 {} ({} on x86-64, {} on 32-bit); with G's table, i.e. on the mbedTLS \
-         3.x a device uses, {} ({} on x86-64, {} on 32-bit). Security 1 does two X25519 ladders and authenticates nothing but a \
+        "- ≤ 1.5 × security 1: as shipped on mbedTLS 2.28 {} ({} on x86-64, {} on 32-bit); with G's table, i.e. on an mbedTLS \
+         3.x with the fixed-point optimisation (not Zephyr's default configuration), {} ({} on x86-64, {} on 32-bit). Security 1 does two X25519 ladders and authenticates nothing but a \
          hash of the PoP; zpair does three P-256 multiplications and a password-authenticated key exchange.",
         sec1_32.map_or("not measured on 32-bit", |x| verdict(x <= TARGET_SEC1_RATIO)),
         fmt_ratio(ratio(after, z(x64, Construction::Sec1))),
@@ -564,7 +565,8 @@ fn qemu_instructions(r: &Results) -> Option<(f64, String)> {
     }
     let shift: i32 = q.get("icount_shift")?.parse().ok()?;
     let per_instruction = 2f64.powi(shift) * 1e-9 * hz;
-    Some((cycles / per_instruction, q.get("mbedtls").cloned().unwrap_or_else(|| "mbedTLS".into())))
+    let version = q.get("mbedtls").filter(|v| !v.is_empty()).map_or_else(|| "mbedTLS".into(), |v| format!("mbedTLS {v}"));
+    Some((cycles / per_instruction, version))
 }
 
 fn section_zephyr(w: &mut String, r: &Results) {
@@ -617,7 +619,7 @@ fn section_zephyr(w: &mut String, r: &Results) {
             if line.starts_with("== ") && (line.contains("memory regions") || line.contains("whole image")) {
                 on = true;
             }
-            if on && !line.contains("full ") {
+            if on && !line.contains("full ") && !line.starts_with("Generating files") {
                 writeln!(w, "{line}").ok();
             }
         }
