@@ -17,13 +17,10 @@
    device's `zpair status` must say activated.
 """
 
-import importlib.util
 import json
 import logging
 import re
-import socket
-import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,64 +28,24 @@ from twister_harness import DeviceAdapter, Shell
 
 logger = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[3]
 CLOUD_PORT = 45543  # CONFIG_ZPAIR_CLOUD_PORT of prj.conf
 MODE_CELLULAR = 8  # Modes::CELLULAR
 
-# The wired test's helpers (cargo builds of the cloud and the host helper, HTTP calls).
-_spec = importlib.util.spec_from_file_location(
-    "zpair_wired_test", REPO / "tests" / "wired" / "pytest" / "test_wired.py"
-)
-_wired = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_wired)
-_http = _wired._http
+# The host side shared with the other pytest tests (tests/common/pytest/zpair_host.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common" / "pytest"))
+import zpair_host  # noqa: E402
 
 
 @pytest.fixture
 def cloud(tmp_path: Path):
     """A zpair-cloud on 127.0.0.1:CLOUD_PORT (plain HTTP) with one cellular device."""
-    host = _wired._host_bin()
-    cloud_bin = _wired._cloud_bin()
-    batch = tmp_path / "batch"
-    subprocess.run(
-        [str(host), "factory", "--out", str(batch), "--store-code", "--modes", str(MODE_CELLULAR)],
-        check=True,
-        timeout=60,
-    )
-    data = tmp_path / "cloud"
-    subprocess.run(
-        [str(cloud_bin), "import", str(batch / "manifest.json"), "--data-dir", str(data)],
-        check=True,
-        timeout=60,
-    )
-    log = open(tmp_path / "cloud.log", "w")
-    proc = subprocess.Popen(
-        [str(cloud_bin), "serve", "--insecure-http", "--listen", f"127.0.0.1:{CLOUD_PORT}",
-         "--public-host", "127.0.0.1", "--data-dir", str(data)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{CLOUD_PORT}"
-    try:
-        for _ in range(100):
-            if proc.poll() is not None:
-                pytest.fail(f"zpair-cloud exited ({proc.returncode}): port {CLOUD_PORT} in use?")
-            try:
-                with socket.create_connection(("127.0.0.1", CLOUD_PORT), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("zpair-cloud did not start")
-        yield {"base": base, "batch": batch}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        logger.info("cloud log:\n%s", (tmp_path / "cloud.log").read_text())
+    with zpair_host.running_cloud(
+        tmp_path,
+        port=CLOUD_PORT,
+        factory_args=("--store-code", "--modes", str(MODE_CELLULAR)),
+        serve_args=("--public-host", "127.0.0.1"),
+    ) as c:
+        yield c
 
 
 def _until(dut: DeviceAdapter, regex: str, timeout: float) -> list[str]:
@@ -103,7 +60,7 @@ def test_cellular_bind_and_activation(dut: DeviceAdapter, cloud):
 
     device = json.loads((cloud["batch"] / "device.json").read_text())
     factory_hex = (cloud["batch"] / "factory.hex").read_text().strip()
-    user = _http("POST", f"{cloud['base']}/v1/users", {"name": "cellular-test"})
+    user = zpair_host.http("POST", f"{cloud['base']}/v1/users", {"name": "cellular-test"})
 
     # Production line: the factory data. The window opens at once: payload, QR code, modem.
     dut.clear_buffer()
@@ -131,14 +88,14 @@ def test_cellular_bind_and_activation(dut: DeviceAdapter, cloud):
     assert any("state: window_open" in l for l in lines), lines
 
     # The user scans the QR code (what `zpair bind-qr <payload>` does).
-    bound = _http("POST", f"{cloud['base']}/v1/bind", {"payload": payload}, user["api_key"])
+    bound = zpair_host.http("POST", f"{cloud['base']}/v1/bind", {"payload": payload}, user["api_key"])
     assert bound["device_id"] == device["device_id"], bound
 
     _until(dut, r"cellular: the cloud bound the device", 30)
     _until(dut, r"paired over cellular and activated", 60)
 
     # The cloud's view.
-    devices = _http("GET", f"{cloud['base']}/v1/devices", key=user["api_key"])
+    devices = zpair_host.http("GET", f"{cloud['base']}/v1/devices", key=user["api_key"])
     mine = [d for d in devices if d["device_id"] == device["device_id"]]
     assert len(mine) == 1, devices
     assert mine[0]["status"] == "activated", mine

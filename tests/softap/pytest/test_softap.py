@@ -29,12 +29,10 @@ Host binaries: $ZPAIR_CLOUD_BIN, $ZPAIR_CLI_BIN and $ZPAIR_WIRED_HOST_BIN if set
 
 import json
 import logging
-import os
 import re
-import socket
 import subprocess
+import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -42,111 +40,29 @@ from twister_harness import DeviceAdapter, Shell
 
 logger = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[3]
 CLOUD_PORT = 45551  # CONFIG_ZPAIR_CLOUD_PORT of prj.conf
 SOFTAP_PORT = 45550  # CONFIG_ZPAIR_SOFTAP_PORT of prj.conf
 HOME_SSID = "HomeNet"  # CONFIG_ZPAIR_TEST_HOME_SSID (Kconfig): the fake radio's router
 HOME_PSK = "correct horse battery"  # CONFIG_ZPAIR_TEST_HOME_PSK: the only passphrase it accepts
 WRONG_PSK = "incorrect horse battery"
 
-# The Zephyr build's Rust settings (Debian's toolchain, build-std for the embedded target) must
-# not reach the host tools' build: they are ordinary host binaries.
-_CROSS_ONLY = ("RUSTUP_TOOLCHAIN", "RUSTC_BOOTSTRAP", "RUSTFLAGS", "CARGO_BUILD_TARGET")
-
-
-def _host_env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if k not in _CROSS_ONLY and not k.startswith("CARGO_UNSTABLE_")
-    }
-
-
-def _cargo_build(args: list[str], cwd: Path) -> None:
-    logger.info("cargo %s", " ".join(args))
-    subprocess.run(["cargo", *args], cwd=cwd, check=True, timeout=1800, env=_host_env())
-
-
-def _workspace_bin(env: str, package: str, name: str) -> Path:
-    path = os.environ.get(env)
-    if path:
-        return Path(path)
-    _cargo_build(["build", "-p", package, "--locked"], REPO / "rust")
-    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "rust" / "target"))
-    return target / "debug" / name
-
-
-def _helper_bin() -> Path:
-    env = os.environ.get("ZPAIR_WIRED_HOST_BIN")
-    if env:
-        return Path(env)
-    target = Path(os.environ.get("ZPAIR_HOST_TARGET_DIR", "/tmp/zpair-host-target"))
-    _cargo_build(
-        ["build", "--release", "--locked", "--target-dir", str(target)],
-        REPO / "tests" / "wired" / "host",
-    )
-    return target / "release" / "zpair-wired-host"
-
-
-def _http(method: str, url: str, body: dict | None = None, key: str | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    if body is not None:
-        req.add_header("Content-Type", "application/json")
-    if key:
-        req.add_header("Authorization", f"Bearer {key}")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read() or b"null")
+# The host side shared with the other pytest tests (tests/common/pytest/zpair_host.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common" / "pytest"))
+import zpair_host  # noqa: E402
 
 
 @pytest.fixture
 def cloud(tmp_path: Path):
     """zpair-cloud on 127.0.0.1:CLOUD_PORT (plain HTTP), with a fresh device batch."""
-    helper = _helper_bin()
-    cloud_bin = _workspace_bin("ZPAIR_CLOUD_BIN", "zpair-cloud", "zpair-cloud")
-    cli = _workspace_bin("ZPAIR_CLI_BIN", "zpair-cli", "zpair")
-    batch = tmp_path / "batch"
-    subprocess.run([str(helper), "factory", "--out", str(batch)], check=True, timeout=60)
-    data = tmp_path / "cloud"
-    subprocess.run(
-        [str(cloud_bin), "import", str(batch / "manifest.json"), "--data-dir", str(data)],
-        check=True,
-        timeout=60,
-    )
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        if s.connect_ex(("127.0.0.1", CLOUD_PORT)) == 0:
-            pytest.fail(f"port {CLOUD_PORT} (CONFIG_ZPAIR_CLOUD_PORT) is taken on this host")
-    log = open(tmp_path / "cloud.log", "w")
-    proc = subprocess.Popen(
-        [str(cloud_bin), "serve", "--insecure-http", "--listen", f"127.0.0.1:{CLOUD_PORT}",
-         "--data-dir", str(data)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{CLOUD_PORT}"
-    try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", CLOUD_PORT), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("zpair-cloud did not start")
-        yield {"base": base, "batch": batch, "cli": cli, "tmp": tmp_path}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        logger.info("cloud log:\n%s", (tmp_path / "cloud.log").read_text())
+    cli = zpair_host.cli_bin()
+    with zpair_host.running_cloud(tmp_path, port=CLOUD_PORT) as c:
+        c["cli"] = cli
+        yield c
 
 
 def _zpair(cloud, key: str, args: list[str], wifi_pass: str | None = None, timeout: int = 120):
     """Runs the `zpair` commissioner with JSON output; returns (exit code, events)."""
-    env = dict(_host_env())
+    env = dict(zpair_host.host_env())
     env.update({
         "ZPAIR_CONFIG": str(cloud["tmp"] / "zpair.toml"),
         "ZPAIR_AIR": str(cloud["tmp"] / "air"),
@@ -189,7 +105,7 @@ def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
     device_id = device["device_id"]
     ssid = f"zpair-{device_id[-4:]}"
     factory_hex = (cloud["batch"] / "factory.hex").read_text().strip()
-    user = _http("POST", f"{cloud['base']}/v1/users", {"name": "softap-test"})
+    user = zpair_host.http("POST", f"{cloud['base']}/v1/users", {"name": "softap-test"})
     key = user["api_key"]
 
     # Production line: the factory data through the shell; the device opens its window.
@@ -242,7 +158,7 @@ def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
     # (The commissioner's second session may still be closing: session_open for a moment.)
     lines = _wait_state(shell, "window_open")
     assert any("activated: no" in l for l in lines), lines
-    devices = _http("GET", f"{cloud['base']}/v1/devices", key=key)
+    devices = zpair_host.http("GET", f"{cloud['base']}/v1/devices", key=key)
     assert not [d for d in devices if d["device_id"] == device_id
                 and d.get("status") == "activated"], devices
 
@@ -279,7 +195,7 @@ def test_softap_pairing_and_activation(dut: DeviceAdapter, cloud):
                         timeout=20)
     dut.readlines_until(regex=r"cloud accepted the activation", timeout=30)
 
-    devices = _http("GET", f"{cloud['base']}/v1/devices", key=key)
+    devices = zpair_host.http("GET", f"{cloud['base']}/v1/devices", key=key)
     mine = [d for d in devices if d["device_id"] == device_id]
     assert len(mine) == 1, devices
     assert mine[0]["status"] == "activated", mine

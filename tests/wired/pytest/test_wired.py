@@ -14,18 +14,14 @@
 6. The cloud's `GET /v1/devices` must show the device activated over the wired mode, and the
    device's `zpair status` must say activated.
 
-Host binaries: $ZPAIR_CLOUD_BIN and $ZPAIR_WIRED_HOST_BIN if set (tools/zephyr-lane builds
-them), otherwise they are built here with cargo.
+Host binaries: see tests/common/pytest/zpair_host.py.
 """
 
 import json
 import logging
-import os
 import re
-import socket
 import subprocess
-import time
-import urllib.request
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,106 +29,19 @@ from twister_harness import DeviceAdapter, Shell
 
 logger = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[3]
 ANNOUNCE_LISTEN = "127.0.0.1:45542"  # CONFIG_ZPAIR_WIRED_ANNOUNCE_ADDR/PORT of prj.conf
 
 
-# The Zephyr build's Rust settings (Debian's toolchain, build-std for the embedded target) must
-# not reach the host tools' build: they are ordinary host binaries.
-_CROSS_ONLY = ("RUSTUP_TOOLCHAIN", "RUSTC_BOOTSTRAP", "RUSTFLAGS", "CARGO_BUILD_TARGET")
-
-
-def _host_env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if k not in _CROSS_ONLY and not k.startswith("CARGO_UNSTABLE_")
-    }
-
-
-def _cargo_build(args: list[str], cwd: Path) -> None:
-    logger.info("cargo %s", " ".join(args))
-    subprocess.run(["cargo", *args], cwd=cwd, check=True, timeout=1800, env=_host_env())
-
-
-def _cloud_bin() -> Path:
-    env = os.environ.get("ZPAIR_CLOUD_BIN")
-    if env:
-        return Path(env)
-    _cargo_build(["build", "-p", "zpair-cloud", "--locked"], REPO / "rust")
-    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "rust" / "target"))
-    return target / "debug" / "zpair-cloud"
-
-
-def _host_bin() -> Path:
-    env = os.environ.get("ZPAIR_WIRED_HOST_BIN")
-    if env:
-        return Path(env)
-    target = Path(os.environ.get("ZPAIR_HOST_TARGET_DIR", "/tmp/zpair-host-target"))
-    _cargo_build(
-        ["build", "--release", "--locked", "--target-dir", str(target)],
-        REPO / "tests" / "wired" / "host",
-    )
-    return target / "release" / "zpair-wired-host"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _http(method: str, url: str, body: dict | None = None, key: str | None = None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    if body is not None:
-        req.add_header("Content-Type", "application/json")
-    if key:
-        req.add_header("Authorization", f"Bearer {key}")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read() or b"null")
+# The host side shared with the other pytest tests (tests/common/pytest/zpair_host.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common" / "pytest"))
+import zpair_host  # noqa: E402
 
 
 @pytest.fixture
 def cloud(tmp_path: Path):
     """A zpair-cloud on a free loopback port (plain HTTP), with a fresh device batch."""
-    host = _host_bin()
-    cloud_bin = _cloud_bin()
-    batch = tmp_path / "batch"
-    subprocess.run([str(host), "factory", "--out", str(batch)], check=True, timeout=60)
-    data = tmp_path / "cloud"
-    subprocess.run(
-        [str(cloud_bin), "import", str(batch / "manifest.json"), "--data-dir", str(data)],
-        check=True,
-        timeout=60,
-    )
-    port = _free_port()
-    log = open(tmp_path / "cloud.log", "w")
-    proc = subprocess.Popen(
-        [str(cloud_bin), "serve", "--insecure-http", "--listen", f"127.0.0.1:{port}",
-         "--data-dir", str(data)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("zpair-cloud did not start")
-        yield {"base": base, "port": port, "batch": batch, "host": host}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        logger.info("cloud log:\n%s", (tmp_path / "cloud.log").read_text())
+    with zpair_host.running_cloud(tmp_path) as c:
+        yield c
 
 
 def test_wired_pairing_and_activation(dut: DeviceAdapter, cloud):
@@ -143,8 +52,8 @@ def test_wired_pairing_and_activation(dut: DeviceAdapter, cloud):
     factory_hex = (cloud["batch"] / "factory.hex").read_text().strip()
 
     # The app's user and a single-use token (app API).
-    user = _http("POST", f"{cloud['base']}/v1/users", {"name": "wired-test"})
-    token = _http("POST", f"{cloud['base']}/v1/tokens", {"region": "eu"}, user["api_key"])
+    user = zpair_host.http("POST", f"{cloud['base']}/v1/users", {"name": "wired-test"})
+    token = zpair_host.http("POST", f"{cloud['base']}/v1/tokens", {"region": "eu"}, user["api_key"])
 
     # Production line: the factory data through the shell (the echo of this long line is
     # wrapped by the shell, so wait for the answer rather than the echo).
@@ -169,7 +78,7 @@ def test_wired_pairing_and_activation(dut: DeviceAdapter, cloud):
     assert "device activated" in pair.stdout
 
     # The cloud's view.
-    devices = _http("GET", f"{cloud['base']}/v1/devices", key=user["api_key"])
+    devices = zpair_host.http("GET", f"{cloud['base']}/v1/devices", key=user["api_key"])
     mine = [d for d in devices if d["device_id"] == device["device_id"]]
     assert len(mine) == 1, devices
     assert mine[0]["status"] == "activated", mine
