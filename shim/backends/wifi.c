@@ -785,13 +785,16 @@ static int tcp_slot_of_conn(uint32_t conn)
  * (re)registration that dropped them wakes that thread, which leaves its poll and polls again
  * without them; give it that moment when the close comes from another thread. Zephyr's own
  * sockets tolerate a close during a poll, native_sim's offloaded host sockets (NSOS) do not
- * (the host fd leaves the epoll set with the close and the poll's cleanup aborts the program).
+ * (the host fd leaves the epoll set with the close and the poll's cleanup aborts the program):
+ * only those builds wait.
  */
 static void tcp_unpolled(void)
 {
+#if defined(CONFIG_NET_NATIVE_OFFLOADED_SOCKETS)
 	if (!w.in_handler) {
 		k_msleep(2);
 	}
+#endif
 }
 
 /* Drops slot i (lock held). */
