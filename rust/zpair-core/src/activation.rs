@@ -35,7 +35,10 @@
 //! are CBOR unsigned integers, byte strings are CBOR byte strings, text is CBOR text. Decoders
 //! reject input longer than [`MAX_MESSAGE_LEN`], indefinite-length maps, duplicate keys, missing
 //! required keys, wrong types and lengths, and trailing bytes. Unknown keys are skipped (so a
-//! newer peer can add optional fields). The layouts are documented on each message.
+//! newer peer can add optional fields), but their values must keep to the same strict CBOR
+//! subset as the app messages (definite lengths, no tags, no floats, nesting bounded: see
+//! [`crate::msg`]): a device links one CBOR reader for both. The layouts are documented on each
+//! message.
 //!
 //! # Crypto
 //!
@@ -63,7 +66,7 @@
 
 use crate::error::{PairError, WireError};
 use crate::types::{ActivationToken, CloudEndpoint, DeviceId, Mode, Modes, ProductId};
-use crate::msg::cbor::{Decoder, Full, Writer};
+use crate::msg::cbor::{Full, Reader, Writer};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 use zpair_crypto::{Crypto, CryptoError, AES128_KEY_LEN, CCM_NONCE_LEN, CCM_TAG_LEN};
@@ -403,38 +406,29 @@ fn encode_with(
 }
 
 /// Reads one definite-length map of at most `max_entries` entries with keys below 64, calling
-/// `field(key, decoder)` for each; `field` returns `Ok(false)` for a key it does not know, which
+/// `field(key, reader)` for each; `field` returns `Ok(false)` for a key it does not know, which
 /// is then skipped. Duplicate keys are rejected.
 fn read_map<'b>(
-    d: &mut Decoder<'b>,
+    d: &mut Reader<'b>,
     max_entries: u64,
-    mut field: impl FnMut(u8, &mut Decoder<'b>) -> Result<bool, WireError>,
+    mut field: impl FnMut(u8, &mut Reader<'b>) -> Result<bool, WireError>,
 ) -> Result<(), WireError> {
     read_map_dyn(d, max_entries, &mut field)
 }
 
-/// The non-generic body of [`read_map`]: one copy of the loop for every message.
+/// The non-generic body of [`read_map`]: one copy of the loop for every message, on the map
+/// iterator the app messages use.
 #[inline(never)]
 fn read_map_dyn<'b>(
-    d: &mut Decoder<'b>,
+    d: &mut Reader<'b>,
     max_entries: u64,
-    field: &mut dyn FnMut(u8, &mut Decoder<'b>) -> Result<bool, WireError>,
+    field: &mut dyn FnMut(u8, &mut Reader<'b>) -> Result<bool, WireError>,
 ) -> Result<(), WireError> {
-    let n = d.map()?.ok_or(WireError::Malformed)?;
-    if n > max_entries {
+    let mut fields = d.map()?;
+    if fields.len() > max_entries {
         return Err(WireError::TooLong);
     }
-    let mut seen = 0u64;
-    for _ in 0..n {
-        let key = d.u8()?;
-        if key >= 64 {
-            return Err(WireError::Malformed);
-        }
-        let bit = 1u64 << key;
-        if seen & bit != 0 {
-            return Err(WireError::Malformed);
-        }
-        seen |= bit;
+    while let Some(key) = fields.next(d)? {
         if !field(key, d)? {
             d.skip()?;
         }
@@ -445,30 +439,27 @@ fn read_map_dyn<'b>(
 /// Decodes one top-level message: bounds the input, runs `body`, rejects trailing bytes.
 fn decode_top<'b, T>(
     bytes: &'b [u8],
-    body: impl FnOnce(&mut Decoder<'b>) -> Result<T, WireError>,
+    body: impl FnOnce(&mut Reader<'b>) -> Result<T, WireError>,
 ) -> Result<T, WireError> {
     if bytes.len() > MAX_MESSAGE_LEN {
         return Err(WireError::TooLong);
     }
-    let mut d = Decoder::new(bytes);
+    let mut d = Reader::new(bytes);
     let v = body(&mut d)?;
-    if d.position() != bytes.len() {
-        return Err(WireError::TrailingBytes);
-    }
+    d.finish()?;
     Ok(v)
 }
 
-fn fixed_bytes<const N: usize>(d: &mut Decoder<'_>) -> Result<[u8; N], WireError> {
-    let b = d.bytes()?;
-    b.try_into().map_err(|_| WireError::Malformed)
+fn fixed_bytes<const N: usize>(d: &mut Reader<'_>) -> Result<[u8; N], WireError> {
+    d.bytes_exact()
 }
 
 fn need<T>(v: Option<T>) -> Result<T, WireError> {
     v.ok_or(WireError::Malformed)
 }
 
-fn decode_token(d: &mut Decoder<'_>) -> Result<ActivationToken, WireError> {
-    let s = d.str()?;
+fn decode_token(d: &mut Reader<'_>) -> Result<ActivationToken, WireError> {
+    let s = d.text()?;
     ActivationToken::new(s.as_bytes()).map_err(WireError::Invalid)
 }
 
@@ -491,14 +482,14 @@ fn encode_endpoint(e: &mut Enc<'_>, ep: &CloudEndpoint) -> Result<(), WireError>
     Ok(())
 }
 
-fn decode_endpoint(d: &mut Decoder<'_>) -> Result<CloudEndpoint, WireError> {
+fn decode_endpoint(d: &mut Reader<'_>) -> Result<CloudEndpoint, WireError> {
     let mut region: Option<&str> = None;
     let mut host: Option<&str> = None;
     let mut port: Option<u16> = None;
     read_map(d, 8, |k, d| {
         match k {
-            1 => region = Some(d.str()?),
-            2 => host = Some(d.str()?),
+            1 => region = Some(d.text()?),
+            2 => host = Some(d.text()?),
             3 => port = Some(d.u16()?),
             _ => return Ok(false),
         }
@@ -536,7 +527,7 @@ impl ChallengeRequest {
             let mut device = None;
             read_map(d, 8, |k, d| {
                 match k {
-                    1 => device = Some(DeviceId(d.u64()?)),
+                    1 => device = Some(DeviceId(d.uint()?)),
                     _ => return Ok(false),
                 }
                 Ok(true)
@@ -696,12 +687,12 @@ impl ActivateRequest {
             let (mut fw, mut mode, mut proof) = (None, None, None);
             read_map(d, 16, |k, d| {
                 match k {
-                    1 => device = Some(DeviceId(d.u64()?)),
+                    1 => device = Some(DeviceId(d.uint()?)),
                     2 => product = Some(ProductId(d.u32()?)),
                     3 => nonce = Some(fixed_bytes::<NONCE_LEN>(d)?),
                     4 => token = Some(decode_token(d)?),
                     5 => {
-                        if d.array()? != Some(3) {
+                        if d.array(3)? != 3 {
                             return Err(WireError::Malformed);
                         }
                         let major = d.u8()?;
@@ -830,7 +821,7 @@ impl ActivateResponse {
             read_map(d, 8, |k, d| {
                 match k {
                     1 => {
-                        let s = d.str()?;
+                        let s = d.text()?;
                         id = Some(CloudDeviceId::new(s).map_err(WireError::Invalid)?);
                     }
                     2 => endpoint = Some(decode_endpoint(d)?),
@@ -911,7 +902,7 @@ impl BindPollRequest {
             let (mut device, mut nonce, mut proof) = (None, None, None);
             read_map(d, 8, |k, d| {
                 match k {
-                    1 => device = Some(DeviceId(d.u64()?)),
+                    1 => device = Some(DeviceId(d.uint()?)),
                     2 => nonce = Some(fixed_bytes::<NONCE_LEN>(d)?),
                     3 => proof = Some(fixed_bytes::<PROOF_LEN>(d)?),
                     _ => return Ok(false),
@@ -1644,6 +1635,27 @@ mod tests {
         assert_eq!(
             ChallengeRequest::decode(&h("bf0105ff")),
             Err(WireError::Malformed)
+        );
+        // An unknown key's value keeps to the strict subset: nested definite containers are
+        // skipped; a tag, a float or an indefinite-length item is refused.
+        assert_eq!(
+            ChallengeRequest::decode(&h("a2010509a1008200f5")).unwrap().device,
+            DeviceId(5)
+        );
+        for tagged_float_or_indefinite in ["a2010509c100", "a2010509f93c00", "a20105099f00ff"] {
+            assert_eq!(
+                ChallengeRequest::decode(&h(tagged_float_or_indefinite)),
+                Err(WireError::Malformed),
+                "{tagged_float_or_indefinite}"
+            );
+        }
+        assert_eq!(
+            ChallengeRequest::decode(&h("a201050980")).unwrap().device,
+            DeviceId(5)
+        );
+        assert_eq!(
+            ChallengeRequest::decode(&h("a201050957")),
+            Err(WireError::Truncated)
         );
         // Wrong nonce length, wrong type.
         assert_eq!(
