@@ -406,13 +406,14 @@ fn encode_with(
 }
 
 /// Reads one definite-length map of at most `max_entries` entries with keys below 64, calling
-/// `field(key, reader)` for each; `field` returns `Ok(false)` for a key it does not know, which
-/// is then skipped. Duplicate keys are rejected.
+/// `field(key, reader)` for each; `field` returns `Some(false)` for a key it does not know,
+/// which is then skipped. Duplicate keys are rejected. Failures are kept in the reader (see
+/// [`Reader`]).
 fn read_map<'b>(
     d: &mut Reader<'b>,
     max_entries: u64,
-    mut field: impl FnMut(u8, &mut Reader<'b>) -> Result<bool, WireError>,
-) -> Result<(), WireError> {
+    mut field: impl FnMut(u8, &mut Reader<'b>) -> Option<bool>,
+) -> Option<()> {
     read_map_dyn(d, max_entries, &mut field)
 }
 
@@ -422,45 +423,43 @@ fn read_map<'b>(
 fn read_map_dyn<'b>(
     d: &mut Reader<'b>,
     max_entries: u64,
-    field: &mut dyn FnMut(u8, &mut Reader<'b>) -> Result<bool, WireError>,
-) -> Result<(), WireError> {
+    field: &mut dyn FnMut(u8, &mut Reader<'b>) -> Option<bool>,
+) -> Option<()> {
     let mut fields = d.map()?;
     if fields.len() > max_entries {
-        return Err(WireError::TooLong);
+        return d.fail(WireError::TooLong);
     }
     while let Some(key) = fields.next(d)? {
         if !field(key, d)? {
             d.skip()?;
         }
     }
-    Ok(())
+    Some(())
 }
 
 /// Decodes one top-level message: bounds the input, runs `body`, rejects trailing bytes.
 fn decode_top<'b, T>(
     bytes: &'b [u8],
-    body: impl FnOnce(&mut Reader<'b>) -> Result<T, WireError>,
+    body: impl FnOnce(&mut Reader<'b>) -> Option<T>,
 ) -> Result<T, WireError> {
     if bytes.len() > MAX_MESSAGE_LEN {
         return Err(WireError::TooLong);
     }
     let mut d = Reader::new(bytes);
-    let v = body(&mut d)?;
-    d.finish()?;
-    Ok(v)
+    let v = match body(&mut d) {
+        Some(v) => d.finish().map(|()| v),
+        None => None,
+    };
+    d.result(v)
 }
 
-fn fixed_bytes<const N: usize>(d: &mut Reader<'_>) -> Result<[u8; N], WireError> {
+fn fixed_bytes<const N: usize>(d: &mut Reader<'_>) -> Option<[u8; N]> {
     d.bytes_exact()
 }
 
-fn need<T>(v: Option<T>) -> Result<T, WireError> {
-    v.ok_or(WireError::Malformed)
-}
-
-fn decode_token(d: &mut Reader<'_>) -> Result<ActivationToken, WireError> {
+fn decode_token(d: &mut Reader<'_>) -> Option<ActivationToken> {
     let s = d.text()?;
-    ActivationToken::new(s.as_bytes()).map_err(WireError::Invalid)
+    d.valid(ActivationToken::new(s.as_bytes()))
 }
 
 /// Endpoint: `{1: region tstr(2), 2: host tstr(1..64) (absent when none), 3: port uint16}`.
@@ -482,7 +481,7 @@ fn encode_endpoint(e: &mut Enc<'_>, ep: &CloudEndpoint) -> Result<(), WireError>
     Ok(())
 }
 
-fn decode_endpoint(d: &mut Reader<'_>) -> Result<CloudEndpoint, WireError> {
+fn decode_endpoint(d: &mut Reader<'_>) -> Option<CloudEndpoint> {
     let mut region: Option<&str> = None;
     let mut host: Option<&str> = None;
     let mut port: Option<u16> = None;
@@ -491,13 +490,13 @@ fn decode_endpoint(d: &mut Reader<'_>) -> Result<CloudEndpoint, WireError> {
             1 => region = Some(d.text()?),
             2 => host = Some(d.text()?),
             3 => port = Some(d.u16()?),
-            _ => return Ok(false),
+            _ => return Some(false),
         }
-        Ok(true)
+        Some(true)
     })?;
-    let region = need(region)?;
-    CloudEndpoint::new(region.as_bytes(), host.map(str::as_bytes), need(port)?)
-        .map_err(WireError::Invalid)
+    let region = d.required(region)?;
+    let port = d.required(port)?;
+    d.valid(CloudEndpoint::new(region.as_bytes(), host.map(str::as_bytes), port))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -528,12 +527,12 @@ impl ChallengeRequest {
             read_map(d, 8, |k, d| {
                 match k {
                     1 => device = Some(DeviceId(d.uint()?)),
-                    _ => return Ok(false),
+                    _ => return Some(false),
                 }
-                Ok(true)
+                Some(true)
             })?;
-            Ok(ChallengeRequest {
-                device: need(device)?,
+            Some(ChallengeRequest {
+                device: d.required(device)?,
             })
         })
     }
@@ -570,13 +569,13 @@ impl ChallengeResponse {
                 match k {
                     1 => nonce = Some(fixed_bytes::<NONCE_LEN>(d)?),
                     2 => valid_s = Some(d.u16()?),
-                    _ => return Ok(false),
+                    _ => return Some(false),
                 }
-                Ok(true)
+                Some(true)
             })?;
-            Ok(ChallengeResponse {
-                nonce: need(nonce)?,
-                valid_s: need(valid_s)?,
+            Some(ChallengeResponse {
+                nonce: d.required(nonce)?,
+                valid_s: d.required(valid_s)?,
             })
         })
     }
@@ -692,9 +691,8 @@ impl ActivateRequest {
                     3 => nonce = Some(fixed_bytes::<NONCE_LEN>(d)?),
                     4 => token = Some(decode_token(d)?),
                     5 => {
-                        if d.array(3)? != 3 {
-                            return Err(WireError::Malformed);
-                        }
+                        let n = d.array(3)?;
+                        d.ensure(n == 3)?;
                         let major = d.u8()?;
                         let minor = d.u8()?;
                         let patch = d.u16()?;
@@ -702,21 +700,21 @@ impl ActivateRequest {
                     }
                     6 => {
                         let code = d.u8()?;
-                        mode = Some(mode_from_code(code).ok_or(WireError::Malformed)?);
+                        mode = Some(d.required(mode_from_code(code))?);
                     }
                     7 => proof = Some(fixed_bytes::<PROOF_LEN>(d)?),
-                    _ => return Ok(false),
+                    _ => return Some(false),
                 }
-                Ok(true)
+                Some(true)
             })?;
-            Ok(ActivateRequest {
-                device: need(device)?,
-                product: need(product)?,
-                nonce: need(nonce)?,
-                token: need(token)?,
-                fw_version: need(fw)?,
-                mode: need(mode)?,
-                proof: need(proof)?,
+            Some(ActivateRequest {
+                device: d.required(device)?,
+                product: d.required(product)?,
+                nonce: d.required(nonce)?,
+                token: d.required(token)?,
+                fw_version: d.required(fw)?,
+                mode: d.required(mode)?,
+                proof: d.required(proof)?,
             })
         })
     }
@@ -822,21 +820,21 @@ impl ActivateResponse {
                 match k {
                     1 => {
                         let s = d.text()?;
-                        id = Some(CloudDeviceId::new(s).map_err(WireError::Invalid)?);
+                        id = Some(d.valid(CloudDeviceId::new(s))?);
                     }
                     2 => endpoint = Some(decode_endpoint(d)?),
                     3 => ct = Some(fixed_bytes::<SECRET_LEN>(d)?),
                     4 => tag = Some(fixed_bytes::<CCM_TAG_LEN>(d)?),
-                    _ => return Ok(false),
+                    _ => return Some(false),
                 }
-                Ok(true)
+                Some(true)
             })?;
-            Ok(ActivateResponse {
-                cloud_device_id: need(id)?,
-                endpoint: need(endpoint)?,
+            Some(ActivateResponse {
+                cloud_device_id: d.required(id)?,
+                endpoint: d.required(endpoint)?,
                 sealed: SealedSecret {
-                    ciphertext: need(ct)?,
-                    tag: need(tag)?,
+                    ciphertext: d.required(ct)?,
+                    tag: d.required(tag)?,
                 },
             })
         })
@@ -905,14 +903,14 @@ impl BindPollRequest {
                     1 => device = Some(DeviceId(d.uint()?)),
                     2 => nonce = Some(fixed_bytes::<NONCE_LEN>(d)?),
                     3 => proof = Some(fixed_bytes::<PROOF_LEN>(d)?),
-                    _ => return Ok(false),
+                    _ => return Some(false),
                 }
-                Ok(true)
+                Some(true)
             })?;
-            Ok(BindPollRequest {
-                device: need(device)?,
-                nonce: need(nonce)?,
-                proof: need(proof)?,
+            Some(BindPollRequest {
+                device: d.required(device)?,
+                nonce: d.required(nonce)?,
+                proof: d.required(proof)?,
             })
         })
     }
@@ -975,19 +973,19 @@ impl BindPollResponse {
                     2 => retry = Some(d.u16()?),
                     3 => token = Some(decode_token(d)?),
                     4 => endpoint = Some(decode_endpoint(d)?),
-                    _ => return Ok(false),
+                    _ => return Some(false),
                 }
-                Ok(true)
+                Some(true)
             })?;
-            match need(status)? {
-                0 => Ok(BindPollResponse::Pending {
-                    retry_after_s: need(retry)?,
+            match d.required(status)? {
+                0 => Some(BindPollResponse::Pending {
+                    retry_after_s: d.required(retry)?,
                 }),
-                1 => Ok(BindPollResponse::Bound {
-                    token: need(token)?,
-                    endpoint: need(endpoint)?,
+                1 => Some(BindPollResponse::Bound {
+                    token: d.required(token)?,
+                    endpoint: d.required(endpoint)?,
                 }),
-                other => Err(WireError::UnknownType(other)),
+                other => d.fail(WireError::UnknownType(other)),
             }
         })
     }
@@ -1025,12 +1023,12 @@ impl ErrorResponse {
                 match k {
                     1 => code = Some(d.u8()?),
                     2 => retry = Some(d.u16()?),
-                    _ => return Ok(false),
+                    _ => return Some(false),
                 }
-                Ok(true)
+                Some(true)
             })?;
-            Ok(ErrorResponse {
-                error: PairError::from_code(need(code)?),
+            Some(ErrorResponse {
+                error: PairError::from_code(d.required(code)?),
                 retry_after_s: retry,
             })
         })

@@ -173,23 +173,28 @@ pub fn encode(msg: &Message, buf: &mut [u8]) -> Result<usize, WireError> {
 /// Decodes exactly one message of either direction from `bytes`.
 pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
     let mut r = Reader::new(bytes);
-    let t = decode_type(&mut r)?;
+    let m = decode_in(&mut r);
+    r.result(m)
+}
+
+/// The body of [`decode`].
+fn decode_in(r: &mut Reader<'_>) -> Option<Message> {
+    let t = decode_type(r)?;
     let m = if AppToDevice::is_type_code(t) {
-        Message::App(AppToDevice::decode_body(t, &mut r)?)
+        Message::App(AppToDevice::decode_body(t, r)?)
     } else if DeviceToApp::is_type_code(t) {
-        Message::Device(DeviceToApp::decode_body(t, &mut r)?)
+        Message::Device(DeviceToApp::decode_body(t, r)?)
     } else {
-        return Err(WireError::UnknownType(t));
+        return r.fail(WireError::UnknownType(t));
     };
     r.finish()?;
-    Ok(m)
+    Some(m)
 }
 
 /// Reads the envelope's array header and type code.
-fn decode_type(r: &mut Reader<'_>) -> Result<u8, WireError> {
-    if r.array(usize::MAX)? != 2 {
-        return Err(WireError::Malformed);
-    }
+fn decode_type(r: &mut Reader<'_>) -> Option<u8> {
+    let n = r.array(usize::MAX)?;
+    r.ensure(n == 2)?;
     r.u8()
 }
 

@@ -1,6 +1,6 @@
 //! Messages the app sends to the device.
 
-use super::cbor::{self, count, head_len, kv_uint, required, str_len, EncResult, Reader, Writer};
+use super::cbor::{self, count, head_len, kv_uint, str_len, EncResult, Reader, Writer};
 use crate::error::{PairError, WireError};
 use crate::types::{
     ActivationToken, Bssid, CloudEndpoint, Passphrase, Security, Ssid, WifiCredentials, HOST_MAX,
@@ -29,16 +29,19 @@ impl ScanRequest {
     }
 
     #[inline(never)]
-    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
         let mut ssid = None;
         let mut f = r.map()?;
         while let Some(k) = f.next(r)? {
             match k {
-                0 => ssid = Some(Ssid::new(r.bytes()?).map_err(WireError::Invalid)?),
+                0 => {
+                    let b = r.bytes()?;
+                    ssid = Some(r.valid(Ssid::new(b))?);
+                }
                 _ => r.skip()?,
             }
         }
-        Ok(ScanRequest { ssid })
+        Some(ScanRequest { ssid })
     }
 }
 
@@ -110,46 +113,46 @@ fn encode_wifi(w: &WifiCredentials, e: &mut Writer<'_>) -> EncResult {
     Ok(())
 }
 
-fn decode_wifi(r: &mut Reader<'_>) -> Result<WifiCredentials, WireError> {
+fn decode_wifi(r: &mut Reader<'_>) -> Option<WifiCredentials> {
     let (mut ssid, mut security, mut passphrase) = (None, None, Passphrase::none());
     let (mut hidden, mut bssid, mut channel) = (false, None, None);
     let mut f = r.map()?;
     while let Some(k) = f.next(r)? {
         match k {
-            0 => ssid = Some(Ssid::new(r.bytes()?).map_err(WireError::Invalid)?),
+            0 => {
+                let b = r.bytes()?;
+                ssid = Some(r.valid(Ssid::new(b))?);
+            }
             1 => {
                 let code = u8::try_from(r.uint()?).map_err(|_| PairError::UnsupportedSecurity);
-                security = Some(
-                    code.and_then(Security::from_code)
-                        .map_err(WireError::Invalid)?,
-                );
+                security = Some(r.valid(code.and_then(Security::from_code))?);
             }
             // An empty passphrase is accepted as "none" (open networks).
             2 => {
                 passphrase = match r.text()?.as_bytes() {
                     b"" => Passphrase::none(),
-                    p => Passphrase::new(p).map_err(WireError::Invalid)?,
+                    p => r.valid(Passphrase::new(p))?,
                 }
             }
             3 => hidden = r.bool()?,
             4 => bssid = Some(Bssid(r.bytes_exact()?)),
             5 => {
                 let c = u8::try_from(r.uint()?).map_err(|_| PairError::InvalidSsid);
-                channel = Some(c.map_err(WireError::Invalid)?);
+                channel = Some(r.valid(c)?);
             }
             _ => r.skip()?,
         }
     }
     let creds = WifiCredentials {
-        ssid: required(ssid)?,
+        ssid: r.required(ssid)?,
         hidden,
-        security: required(security)?,
+        security: r.required(security)?,
         passphrase,
         bssid,
         channel,
     };
-    creds.validate().map_err(WireError::Invalid)?;
-    Ok(creds)
+    r.valid(creds.validate())?;
+    Some(creds)
 }
 
 fn encode_endpoint(ep: &CloudEndpoint, e: &mut Writer<'_>) -> EncResult {
@@ -166,7 +169,7 @@ fn encode_endpoint(ep: &CloudEndpoint, e: &mut Writer<'_>) -> EncResult {
     Ok(())
 }
 
-fn decode_endpoint(r: &mut Reader<'_>) -> Result<CloudEndpoint, WireError> {
+fn decode_endpoint(r: &mut Reader<'_>) -> Option<CloudEndpoint> {
     let (mut region, mut host, mut port) = (None, None, 0u16);
     let mut f = r.map()?;
     while let Some(k) = f.next(r)? {
@@ -174,13 +177,14 @@ fn decode_endpoint(r: &mut Reader<'_>) -> Result<CloudEndpoint, WireError> {
             0 => region = Some(r.text()?.as_bytes()),
             1 => host = Some(r.text()?.as_bytes()),
             2 => {
-                port = u16::try_from(r.uint()?)
-                    .map_err(|_| WireError::Invalid(PairError::InvalidEndpoint))?
+                let p = u16::try_from(r.uint()?).map_err(|_| PairError::InvalidEndpoint);
+                port = r.valid(p)?;
             }
             _ => r.skip()?,
         }
     }
-    CloudEndpoint::new(required(region)?, host, port).map_err(WireError::Invalid)
+    let region = r.required(region)?;
+    r.valid(CloudEndpoint::new(region, host, port))
 }
 
 impl Provision {
@@ -234,7 +238,7 @@ impl Provision {
     }
 
     #[inline(never)]
-    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
         let mut p = Provision::default();
         let mut f = r.map()?;
         while let Some(k) = f.next(r)? {
@@ -242,7 +246,7 @@ impl Provision {
                 0 => p.wifi = Some(decode_wifi(r)?),
                 1 => {
                     let t = ActivationToken::new(r.text()?.as_bytes());
-                    p.token = Some(t.map_err(WireError::Invalid)?);
+                    p.token = Some(r.valid(t)?);
                 }
                 2 => p.endpoint = Some(decode_endpoint(r)?),
                 3 => p.commit_deadline_s = Some(r.u16()?),
@@ -250,7 +254,7 @@ impl Provision {
                 _ => r.skip()?,
             }
         }
-        Ok(p)
+        Some(p)
     }
 }
 
@@ -376,13 +380,19 @@ impl AppToDevice {
     #[inline(never)]
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
-        let t = super::decode_type(&mut r)?;
+        let m = Self::decode_in(&mut r);
+        r.result(m)
+    }
+
+    /// The body of [`AppToDevice::decode`].
+    fn decode_in(r: &mut Reader<'_>) -> Option<Self> {
+        let t = super::decode_type(r)?;
         if !Self::is_type_code(t) {
-            return Err(WireError::UnknownType(t));
+            return r.fail(WireError::UnknownType(t));
         }
-        let m = Self::decode_body(t, &mut r)?;
+        let m = Self::decode_body(t, r)?;
         r.finish()?;
-        Ok(m)
+        Some(m)
     }
 
     pub(crate) fn encode_cbor(&self, e: &mut Writer<'_>) -> EncResult {
@@ -405,8 +415,8 @@ impl AppToDevice {
     }
 
     /// Decodes the body of a message of type `t` (a known app→device code).
-    pub(crate) fn decode_body(t: u8, r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(match t {
+    pub(crate) fn decode_body(t: u8, r: &mut Reader<'_>) -> Option<Self> {
+        Some(match t {
             0x02 => AppToDevice::ScanRequest(ScanRequest::decode_body(r)?),
             0x03 => AppToDevice::Provision(Provision::decode_body(r)?),
             0x06 => {
@@ -415,12 +425,13 @@ impl AppToDevice {
                 while let Some(k) = f.next(r)? {
                     match k {
                         0 => {
-                            kind = Some(ResetKind::from_code(r.u8()?).ok_or(WireError::Malformed)?)
+                            let k = ResetKind::from_code(r.u8()?);
+                            kind = Some(r.required(k)?);
                         }
                         _ => r.skip()?,
                     }
                 }
-                AppToDevice::Reset(required(kind)?)
+                AppToDevice::Reset(r.required(kind)?)
             }
             _ => {
                 // Empty bodies; unknown fields from newer peers are skipped.
@@ -433,7 +444,7 @@ impl AppToDevice {
                     0x04 => AppToDevice::GetStatus,
                     0x05 => AppToDevice::Abort,
                     0x07 => AppToDevice::Ack,
-                    other => return Err(WireError::UnknownType(other)),
+                    other => return r.fail(WireError::UnknownType(other)),
                 }
             }
         })

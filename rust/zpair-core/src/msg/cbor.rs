@@ -11,7 +11,7 @@
 //! Running out of input is `Truncated`, anything else `Malformed` (counts beyond a bound:
 //! `TooLong`).
 
-use crate::error::WireError;
+use crate::error::{PairError, WireError};
 
 /// Largest map key. Keys are tracked in a `u64` bit set, which is how duplicates are found
 /// without allocation; a message has at most 64 fields.
@@ -36,153 +36,237 @@ const INFO_INDEFINITE: u8 = 31;
 /// definite lengths only), and one head parser shared by every item is a fraction of the code of
 /// a general decoder. Errors follow the rules above: running out of input is `Truncated`,
 /// anything else `Malformed` (or `TooLong` for counts beyond a bound).
+///
+/// Every method returns `None` when it fails and keeps the reason in the reader; decoders pass
+/// the `None` up with `?` and the public `decode` functions turn it into `Err(reason)` once
+/// ([`Reader::result`]). Decoding stops at the first failure, so
+/// the reason is always the first error met, as with `Result`s. This is a size decision: on a
+/// 32-bit MCU an `Option<&[u8]>` or `Option<u8>` returns in registers and `?` on it is one
+/// compare, while a `Result<&[u8], WireError>` returns through memory and every `?` copies it
+/// (about 1 KiB over the decoders a device links; size report).
 pub(crate) struct Reader<'b> {
     buf: &'b [u8],
     pos: usize,
+    /// Why the last method that returned `None` failed.
+    err: WireError,
 }
 
 impl<'b> Reader<'b> {
     pub(crate) fn new(bytes: &'b [u8]) -> Self {
-        Reader { buf: bytes, pos: 0 }
+        Reader { buf: bytes, pos: 0, err: WireError::Malformed }
+    }
+
+    /// `Ok` of a decoded value, or `Err` of why it failed.
+    pub(crate) fn result<T>(&self, v: Option<T>) -> Result<T, WireError> {
+        v.ok_or(self.err)
+    }
+
+    /// Records `e` as the reason decoding stops; always `None`.
+    pub(crate) fn fail<T>(&mut self, e: WireError) -> Option<T> {
+        self.set(e);
+        None
+    }
+
+    #[inline(never)]
+    fn set(&mut self, e: WireError) {
+        self.err = e;
+    }
+
+    /// `Malformed` unless `ok`.
+    pub(crate) fn ensure(&mut self, ok: bool) -> Option<()> {
+        if ok {
+            Some(())
+        } else {
+            self.fail(WireError::Malformed)
+        }
+    }
+
+    /// The value of a validating constructor, or `Invalid(reason)`.
+    pub(crate) fn valid<T>(&mut self, v: Result<T, PairError>) -> Option<T> {
+        match v {
+            Ok(v) => Some(v),
+            Err(e) => self.fail(WireError::Invalid(e)),
+        }
+    }
+
+    /// A required field, or `Malformed` if it was absent.
+    pub(crate) fn required<T>(&mut self, v: Option<T>) -> Option<T> {
+        if v.is_none() {
+            self.set(WireError::Malformed);
+        }
+        v
     }
 
     /// The initial byte of the next item, split into (major type, additional info).
-    fn peek(&self) -> Result<(u8, u8), WireError> {
-        let b = self.buf.get(self.pos).copied().ok_or(WireError::Truncated)?;
-        Ok((b >> 5, b & 0x1f))
+    fn peek(&mut self) -> Option<(u8, u8)> {
+        match self.buf.get(self.pos) {
+            Some(b) => Some((b >> 5, b & 0x1f)),
+            None => self.fail(WireError::Truncated),
+        }
     }
 
     /// The next `n` bytes.
-    fn take(&mut self, n: usize) -> Result<&'b [u8], WireError> {
+    #[inline(never)]
+    fn take(&mut self, n: usize) -> Option<&'b [u8]> {
         let rest = self.buf.get(self.pos..).unwrap_or_default();
-        let taken = rest.get(..n).ok_or(WireError::Truncated)?;
-        self.pos += n;
-        Ok(taken)
+        match rest.get(..n) {
+            Some(taken) => {
+                self.pos += n;
+                Some(taken)
+            }
+            None => self.fail(WireError::Truncated),
+        }
     }
 
     /// The argument of a head whose initial byte (with additional info `info`) was consumed:
     /// the value itself (0..=23) or 1, 2, 4 or 8 big-endian bytes. Reserved values (28..=30)
     /// and indefinite lengths (31) are `Malformed`.
     #[inline(never)]
-    fn arg(&mut self, info: u8) -> Result<u64, WireError> {
+    fn arg(&mut self, info: u8) -> Option<u64> {
         let len = match info {
-            0..=23 => return Ok(u64::from(info)),
+            0..=23 => return Some(u64::from(info)),
             24 => 1,
             25 => 2,
             26 => 4,
             27 => 8,
-            _ => return Err(WireError::Malformed),
+            _ => return self.fail(WireError::Malformed),
         };
         let bytes = self.take(len)?;
-        Ok(bytes.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b)))
+        Some(bytes.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b)))
     }
 
     /// The argument of a definite-length head of type `major`.
     #[inline(never)]
-    fn head(&mut self, major: u8) -> Result<u64, WireError> {
+    fn head(&mut self, major: u8) -> Option<u64> {
         let (m, info) = self.peek()?;
         if m != major || info == INFO_INDEFINITE {
-            return Err(WireError::Malformed);
+            return self.fail(WireError::Malformed);
         }
         self.pos += 1;
         self.arg(info)
     }
 
+    /// The argument of a definite-length head of type `major` that must fit `max`, else
+    /// `Malformed`.
+    #[inline(never)]
+    fn head_max(&mut self, major: u8, max: u32) -> Option<u32> {
+        let v = self.head(major)?;
+        if v > u64::from(max) {
+            return self.fail(WireError::Malformed);
+        }
+        Some(v as u32)
+    }
+
     /// The content of a definite-length byte or text string.
-    fn string(&mut self, major: u8) -> Result<&'b [u8], WireError> {
-        let n = usize::try_from(self.head(major)?).map_err(|_| WireError::Malformed)?;
-        self.take(n)
+    fn string(&mut self, major: u8) -> Option<&'b [u8]> {
+        let n = self.head(major)?;
+        match usize::try_from(n) {
+            Ok(n) => self.take(n),
+            Err(_) => self.fail(WireError::Malformed),
+        }
     }
 
     /// An unsigned integer of any width.
-    pub(crate) fn uint(&mut self) -> Result<u64, WireError> {
+    pub(crate) fn uint(&mut self) -> Option<u64> {
         self.head(MAJOR_UINT)
     }
 
     /// An unsigned integer that must fit `u8`.
-    pub(crate) fn u8(&mut self) -> Result<u8, WireError> {
-        u8::try_from(self.uint()?).map_err(|_| WireError::Malformed)
+    pub(crate) fn u8(&mut self) -> Option<u8> {
+        self.head_max(MAJOR_UINT, u8::MAX.into()).map(|v| v as u8)
     }
 
     /// An unsigned integer that must fit `u16`.
-    pub(crate) fn u16(&mut self) -> Result<u16, WireError> {
-        u16::try_from(self.uint()?).map_err(|_| WireError::Malformed)
+    pub(crate) fn u16(&mut self) -> Option<u16> {
+        self.head_max(MAJOR_UINT, u16::MAX.into()).map(|v| v as u16)
     }
 
     /// An unsigned integer that must fit `u32`.
-    pub(crate) fn u32(&mut self) -> Result<u32, WireError> {
-        u32::try_from(self.uint()?).map_err(|_| WireError::Malformed)
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        self.head_max(MAJOR_UINT, u32::MAX)
     }
 
     /// A signed integer that must fit `i8`.
-    pub(crate) fn i8(&mut self) -> Result<i8, WireError> {
+    pub(crate) fn i8(&mut self) -> Option<i8> {
         let (m, info) = self.peek()?;
         if m != MAJOR_UINT && m != MAJOR_NINT {
-            return Err(WireError::Malformed);
+            return self.fail(WireError::Malformed);
         }
         self.pos += 1;
         // A negative integer is -1 - argument: both ranges are 0..=127 of the argument.
-        let n = i8::try_from(self.arg(info)?).map_err(|_| WireError::Malformed)?;
-        Ok(if m == MAJOR_NINT { -1 - n } else { n })
+        let v = self.arg(info)?;
+        let Ok(n) = i8::try_from(v) else {
+            return self.fail(WireError::Malformed);
+        };
+        Some(if m == MAJOR_NINT { -1 - n } else { n })
     }
 
     /// `false` or `true`.
-    pub(crate) fn bool(&mut self) -> Result<bool, WireError> {
+    pub(crate) fn bool(&mut self) -> Option<bool> {
         let at = self.pos;
         let (m, info) = self.peek()?;
         self.pos += 1;
         match (m, info) {
-            (7, 20) => Ok(false),
-            (7, 21) => Ok(true),
+            (7, 20) => Some(false),
+            (7, 21) => Some(true),
             // Kept from the minicbor-based reader this one replaced: a negative integer head
             // with a 1..8-byte argument where a bool belongs is `Truncated` when the input
             // ends right after its first argument byte.
-            (MAJOR_NINT, 24..=27) if self.buf.get(at + 2).is_none() => Err(WireError::Truncated),
-            _ => Err(WireError::Malformed),
+            (MAJOR_NINT, 24..=27) if self.buf.get(at + 2).is_none() => {
+                self.fail(WireError::Truncated)
+            }
+            _ => self.fail(WireError::Malformed),
         }
     }
 
     /// A definite-length byte string.
-    pub(crate) fn bytes(&mut self) -> Result<&'b [u8], WireError> {
+    pub(crate) fn bytes(&mut self) -> Option<&'b [u8]> {
         self.string(MAJOR_BYTES)
     }
 
     /// A definite-length byte string of exactly `N` bytes.
-    pub(crate) fn bytes_exact<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
-        self.bytes()?.try_into().map_err(|_| WireError::Malformed)
+    pub(crate) fn bytes_exact<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let b = self.bytes()?;
+        match b.try_into() {
+            Ok(a) => Some(a),
+            Err(_) => self.fail(WireError::Malformed),
+        }
     }
 
     /// A definite-length UTF-8 text string.
-    pub(crate) fn text(&mut self) -> Result<&'b str, WireError> {
+    pub(crate) fn text(&mut self) -> Option<&'b str> {
         let bytes = self.string(MAJOR_TEXT)?;
-        core::str::from_utf8(bytes).map_err(|_| WireError::Malformed)
+        match core::str::from_utf8(bytes) {
+            Ok(s) => Some(s),
+            Err(_) => self.fail(WireError::Malformed),
+        }
     }
 
     /// A definite-length array header; more than `max` elements is `TooLong`.
-    pub(crate) fn array(&mut self, max: usize) -> Result<usize, WireError> {
+    pub(crate) fn array(&mut self, max: usize) -> Option<usize> {
         let n = self.head(MAJOR_ARRAY)?;
         match usize::try_from(n) {
-            Ok(n) if n <= max => Ok(n),
-            _ => Err(WireError::TooLong),
+            Ok(n) if n <= max => Some(n),
+            _ => self.fail(WireError::TooLong),
         }
     }
 
     /// A definite-length map header, returning the field iterator state.
-    pub(crate) fn map(&mut self) -> Result<Fields, WireError> {
+    pub(crate) fn map(&mut self) -> Option<Fields> {
         let n = self.head(MAJOR_MAP)?;
         // Keys are unique and at most MAX_KEY, so a longer map cannot be valid.
         if n > MAX_KEY + 1 {
-            return Err(WireError::TooLong);
+            return self.fail(WireError::TooLong);
         }
-        Ok(Fields {
-            remaining: n,
+        Some(Fields {
+            remaining: n as u8,
             seen: 0,
         })
     }
 
     /// Skips one value of an unknown field, following the same strict rules, without
     /// recursion or allocation.
-    pub(crate) fn skip(&mut self) -> Result<(), WireError> {
+    pub(crate) fn skip(&mut self) -> Option<()> {
         // items[d] = items still to read at nesting level d.
         let mut items = [0u64; SKIP_DEPTH_MAX + 1];
         let mut depth = 0usize;
@@ -191,10 +275,10 @@ impl<'b> Reader<'b> {
             // Close finished containers.
             loop {
                 match items.get(depth) {
-                    Some(0) if depth == 0 => return Ok(()),
+                    Some(0) if depth == 0 => return Some(()),
                     Some(0) => depth -= 1,
                     Some(_) => break,
-                    None => return Err(WireError::Malformed),
+                    None => return self.fail(WireError::Malformed),
                 }
             }
             if let Some(n) = items.get_mut(depth) {
@@ -202,13 +286,13 @@ impl<'b> Reader<'b> {
             }
             let (major, info) = self.peek()?;
             if info == INFO_INDEFINITE || (28..=30).contains(&info) {
-                return Err(WireError::Malformed);
+                return self.fail(WireError::Malformed);
             }
             let children = match major {
                 MAJOR_BYTES | MAJOR_TEXT => {
                     let s = self.string(major)?;
                     if major == MAJOR_TEXT && core::str::from_utf8(s).is_err() {
-                        return Err(WireError::Malformed);
+                        return self.fail(WireError::Malformed);
                     }
                     0
                 }
@@ -217,7 +301,10 @@ impl<'b> Reader<'b> {
                     let n = self.arg(info)?;
                     match major {
                         MAJOR_ARRAY => n,
-                        MAJOR_MAP => n.checked_mul(2).ok_or(WireError::TooLong)?,
+                        MAJOR_MAP => match n.checked_mul(2) {
+                            Some(n) => n,
+                            None => return self.fail(WireError::TooLong),
+                        },
                         _ => 0,
                     }
                 }
@@ -227,29 +314,29 @@ impl<'b> Reader<'b> {
                     0
                 }
                 // Tags (6), floats, other simple values.
-                _ => return Err(WireError::Malformed),
+                _ => return self.fail(WireError::Malformed),
             };
             if children > 0 {
                 // Every item takes at least one byte: a count beyond the input cannot be met.
                 let left = self.buf.len().saturating_sub(self.pos);
                 if children > left as u64 {
-                    return Err(WireError::Truncated);
+                    return self.fail(WireError::Truncated);
                 }
                 depth += 1;
                 match items.get_mut(depth) {
                     Some(slot) => *slot = children,
-                    None => return Err(WireError::TooLong),
+                    None => return self.fail(WireError::TooLong),
                 }
             }
         }
     }
 
     /// Succeeds if every input byte was consumed.
-    pub(crate) fn finish(&self) -> Result<(), WireError> {
+    pub(crate) fn finish(&mut self) -> Option<()> {
         if self.pos == self.buf.len() {
-            Ok(())
+            Some(())
         } else {
-            Err(WireError::TrailingBytes)
+            self.fail(WireError::TrailingBytes)
         }
     }
 }
@@ -257,38 +344,31 @@ impl<'b> Reader<'b> {
 /// Iterates over the keys of a map, rejecting bad and duplicate keys. The caller reads (or
 /// [`Reader::skip`]s) each key's value before asking for the next key.
 pub(crate) struct Fields {
-    remaining: u64,
+    /// At most `MAX_KEY + 1` (checked by [`Reader::map`]).
+    remaining: u8,
     seen: u64,
 }
 
 impl Fields {
     /// The number of keys still to read.
     pub(crate) fn len(&self) -> u64 {
-        self.remaining
+        self.remaining.into()
     }
 
-    /// The next key, or `None` at the end of the map.
-    pub(crate) fn next(&mut self, r: &mut Reader<'_>) -> Result<Option<u8>, WireError> {
+    /// The next key (`Some(None)` at the end of the map), or `None` if the key is bad.
+    pub(crate) fn next(&mut self, r: &mut Reader<'_>) -> Option<Option<u8>> {
         if self.remaining == 0 {
-            return Ok(None);
+            return Some(None);
         }
         self.remaining -= 1;
-        let k = r.uint()?;
-        if k > MAX_KEY {
-            return Err(WireError::Malformed);
-        }
+        let k = r.head_max(MAJOR_UINT, MAX_KEY as u32)?;
         let bit = 1u64 << k;
         if self.seen & bit != 0 {
-            return Err(WireError::Malformed);
+            return r.fail(WireError::Malformed);
         }
         self.seen |= bit;
-        Ok(Some(k as u8))
+        Some(Some(k as u8))
     }
-}
-
-/// A required field that was absent.
-pub(crate) fn required<T>(v: Option<T>) -> Result<T, WireError> {
-    v.ok_or(WireError::Malformed)
 }
 
 /// The one way writing fails: the caller's buffer is full.
@@ -501,8 +581,8 @@ mod tests {
 
     fn skip_all(bytes: &[u8]) -> Result<(), WireError> {
         let mut r = Reader::new(bytes);
-        r.skip()?;
-        r.finish()
+        let v = r.skip().and_then(|()| r.finish());
+        r.result(v)
     }
 
     #[test]
@@ -587,14 +667,16 @@ mod tests {
     fn fields_reject_bad_and_duplicate_keys() {
         let keys = |bytes: &[u8]| -> Result<std::vec::Vec<u8>, WireError> {
             let mut r = Reader::new(bytes);
-            let mut f = r.map()?;
             let mut out = std::vec::Vec::new();
-            while let Some(k) = f.next(&mut r)? {
-                out.push(k);
-                r.skip()?;
-            }
-            r.finish()?;
-            Ok(out)
+            let v = (|| {
+                let mut f = r.map()?;
+                while let Some(k) = f.next(&mut r)? {
+                    out.push(k);
+                    r.skip()?;
+                }
+                r.finish()
+            })();
+            r.result(v).map(|()| out)
         };
         assert_eq!(keys(&[0xa2, 0x05, 0x00, 0x01, 0x00]), Ok(std::vec![5, 1]));
         assert_eq!(

@@ -1,6 +1,6 @@
 //! Messages the device sends to the app (and the plaintext LAN announcement).
 
-use super::cbor::{self, count, head_len, kv_uint, required, str_len, EncResult, Reader, Writer};
+use super::cbor::{self, count, head_len, kv_uint, str_len, EncResult, Reader, Writer};
 use crate::error::{PairError, WireError};
 use crate::types::{Bssid, DeviceId, Modes, ProductId, Security, Ssid, SSID_MAX};
 use core::net::Ipv4Addr;
@@ -176,9 +176,10 @@ pub struct DeviceInfo {
     pub capabilities: Capabilities,
 }
 
-fn decode_modes(r: &mut Reader<'_>) -> Result<Modes, WireError> {
+fn decode_modes(r: &mut Reader<'_>) -> Option<Modes> {
     let bits = r.u8()? & Modes::ALL.bits();
-    Modes::from_bits(bits).ok_or(WireError::Malformed)
+    let modes = Modes::from_bits(bits);
+    r.required(modes)
 }
 
 impl DeviceInfo {
@@ -204,7 +205,7 @@ impl DeviceInfo {
         kv_uint(e, 5, self.capabilities.bits().into())
     }
 
-    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
         let (mut version, mut product, mut device, mut modes, mut fw, mut caps) =
             (None, None, None, None, None, None);
         let mut f = r.map()?;
@@ -215,9 +216,8 @@ impl DeviceInfo {
                 2 => device = Some(DeviceId(r.uint()?)),
                 3 => modes = Some(decode_modes(r)?),
                 4 => {
-                    if r.array(3)? != 3 {
-                        return Err(WireError::Malformed);
-                    }
+                    let n = r.array(3)?;
+                    r.ensure(n == 3)?;
                     fw = Some(FirmwareVersion {
                         major: r.u8()?,
                         minor: r.u8()?,
@@ -228,13 +228,13 @@ impl DeviceInfo {
                 _ => r.skip()?,
             }
         }
-        Ok(DeviceInfo {
-            protocol_version: required(version)?,
-            product: required(product)?,
-            device: required(device)?,
-            modes: required(modes)?,
-            firmware: required(fw)?,
-            capabilities: required(caps)?,
+        Some(DeviceInfo {
+            protocol_version: r.required(version)?,
+            product: r.required(product)?,
+            device: r.required(device)?,
+            modes: r.required(modes)?,
+            firmware: r.required(fw)?,
+            capabilities: r.required(caps)?,
         })
     }
 }
@@ -279,13 +279,16 @@ impl ScanEntry {
         Ok(())
     }
 
-    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    fn decode(r: &mut Reader<'_>) -> Option<Self> {
         let (mut ssid, mut bssid, mut rssi, mut channel, mut security) =
             (None, None, None, None, None);
         let mut f = r.map()?;
         while let Some(k) = f.next(r)? {
             match k {
-                0 => ssid = Some(Ssid::new(r.bytes()?).map_err(WireError::Invalid)?),
+                0 => {
+                    let b = r.bytes()?;
+                    ssid = Some(r.valid(Ssid::new(b))?);
+                }
                 1 => bssid = Some(Bssid(r.bytes_exact()?)),
                 2 => rssi = Some(r.i8()?),
                 3 => channel = Some(r.u8()?),
@@ -298,11 +301,11 @@ impl ScanEntry {
                 _ => r.skip()?,
             }
         }
-        Ok(ScanEntry {
-            ssid: required(ssid)?,
-            bssid: required(bssid)?,
-            rssi: required(rssi)?,
-            channel: required(channel)?,
+        Some(ScanEntry {
+            ssid: r.required(ssid)?,
+            bssid: r.required(bssid)?,
+            rssi: r.required(rssi)?,
+            channel: r.required(channel)?,
             security,
         })
     }
@@ -356,7 +359,7 @@ impl ScanResults {
         Ok(())
     }
 
-    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
         let (mut entries, mut more) = (None, false);
         let mut f = r.map()?;
         while let Some(k) = f.next(r)? {
@@ -365,8 +368,10 @@ impl ScanResults {
                     let n = r.array(SCAN_ENTRIES_MAX)?;
                     let mut list = Vec::new();
                     for _ in 0..n {
-                        list.push(ScanEntry::decode(r)?)
-                            .map_err(|_| WireError::TooLong)?;
+                        let entry = ScanEntry::decode(r)?;
+                        if list.push(entry).is_err() {
+                            return r.fail(WireError::TooLong);
+                        }
                     }
                     entries = Some(list);
                 }
@@ -374,8 +379,8 @@ impl ScanResults {
                 _ => r.skip()?,
             }
         }
-        Ok(ScanResults {
-            entries: required(entries)?,
+        Some(ScanResults {
+            entries: r.required(entries)?,
             more,
         })
     }
@@ -438,7 +443,7 @@ impl Status {
         Ok(())
     }
 
-    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
         let mut s = Status::new(PairState::Idle);
         let mut state = None;
         let mut f = r.map()?;
@@ -451,8 +456,8 @@ impl Status {
                 _ => r.skip()?,
             }
         }
-        s.state = required(state)?;
-        Ok(s)
+        s.state = r.required(state)?;
+        Some(s)
     }
 }
 
@@ -663,7 +668,7 @@ impl PairingReport {
         Ok(())
     }
 
-    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
         let mut p = PairingReport::new(PairState::Idle);
         let mut state = None;
         let mut f = r.map()?;
@@ -685,13 +690,13 @@ impl PairingReport {
                 5 => p.ipv4 = Some(Ipv4Addr::from(r.bytes_exact::<4>()?)),
                 6 => {
                     let id = CloudDeviceId::new(r.text()?.as_bytes());
-                    p.cloud_device_id = Some(id.ok_or(WireError::Malformed)?);
+                    p.cloud_device_id = Some(r.required(id)?);
                 }
                 _ => r.skip()?,
             }
         }
-        p.state = required(state)?;
-        Ok(p)
+        p.state = r.required(state)?;
+        Some(p)
     }
 }
 
@@ -760,16 +765,15 @@ impl Announce {
         kv_uint(e, 7, self.state.code().into())
     }
 
-    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Result<Self, WireError> {
+    pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
         let (mut magic, mut version, mut product, mut device) = (false, None, None, None);
         let (mut modes, mut port, mut window_open, mut state) = (None, None, false, None);
         let mut f = r.map()?;
         while let Some(k) = f.next(r)? {
             match k {
                 0 => {
-                    if r.bytes()? != ANNOUNCE_MAGIC {
-                        return Err(WireError::Malformed);
-                    }
+                    let m = r.bytes()?;
+                    r.ensure(m == ANNOUNCE_MAGIC)?;
                     magic = true;
                 }
                 1 => version = Some(r.u8()?),
@@ -782,17 +786,15 @@ impl Announce {
                 _ => r.skip()?,
             }
         }
-        if !magic {
-            return Err(WireError::Malformed);
-        }
-        Ok(Announce {
-            protocol_version: required(version)?,
-            product: required(product)?,
-            device: required(device)?,
-            modes: required(modes)?,
-            port: required(port)?,
+        r.ensure(magic)?;
+        Some(Announce {
+            protocol_version: r.required(version)?,
+            product: r.required(product)?,
+            device: r.required(device)?,
+            modes: r.required(modes)?,
+            port: r.required(port)?,
             window_open,
-            state: required(state)?,
+            state: r.required(state)?,
         })
     }
 }
@@ -876,13 +878,19 @@ impl DeviceToApp {
     /// Decodes one complete message; app→device types are `UnknownType`.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(bytes);
-        let t = super::decode_type(&mut r)?;
+        let m = Self::decode_in(&mut r);
+        r.result(m)
+    }
+
+    /// The body of [`DeviceToApp::decode`].
+    fn decode_in(r: &mut Reader<'_>) -> Option<Self> {
+        let t = super::decode_type(r)?;
         if !Self::is_type_code(t) {
-            return Err(WireError::UnknownType(t));
+            return r.fail(WireError::UnknownType(t));
         }
-        let m = Self::decode_body(t, &mut r)?;
+        let m = Self::decode_body(t, r)?;
         r.finish()?;
-        Ok(m)
+        Some(m)
     }
 
     pub(crate) fn encode_cbor(&self, e: &mut Writer<'_>) -> EncResult {
@@ -896,14 +904,14 @@ impl DeviceToApp {
         }
     }
 
-    pub(crate) fn decode_body(t: u8, r: &mut Reader<'_>) -> Result<Self, WireError> {
-        Ok(match t {
+    pub(crate) fn decode_body(t: u8, r: &mut Reader<'_>) -> Option<Self> {
+        Some(match t {
             DeviceInfo::TYPE => DeviceToApp::DeviceInfo(DeviceInfo::decode_body(r)?),
             ScanResults::TYPE => DeviceToApp::ScanResults(ScanResults::decode_body(r)?),
             Status::TYPE => DeviceToApp::Status(Status::decode_body(r)?),
             PairingReport::TYPE => DeviceToApp::PairingReport(PairingReport::decode_body(r)?),
             Announce::TYPE => DeviceToApp::Announce(Announce::decode_body(r)?),
-            other => return Err(WireError::UnknownType(other)),
+            other => return r.fail(WireError::UnknownType(other)),
         })
     }
 }
