@@ -252,16 +252,22 @@ impl<'b> Reader<'b> {
     }
 
     /// A definite-length map header, returning the field iterator state.
+    // Always inlined over an out-of-line length: an `Option<Fields>` (16 bytes) would return
+    // through memory (size report: 56 B smaller).
+    #[inline(always)]
     pub(crate) fn map(&mut self) -> Option<Fields> {
+        let n = self.map_len()?;
+        Some(Fields { remaining: n, seen: 0 })
+    }
+
+    /// The entry count of a definite-length map header.
+    fn map_len(&mut self) -> Option<u8> {
         let n = self.head(MAJOR_MAP)?;
         // Keys are unique and at most MAX_KEY, so a longer map cannot be valid.
         if n > MAX_KEY + 1 {
             return self.fail(WireError::TooLong);
         }
-        Some(Fields {
-            remaining: n as u8,
-            seen: 0,
-        })
+        Some(n as u8)
     }
 
     /// Skips one value of an unknown field, following the same strict rules, without
