@@ -66,7 +66,7 @@
 
 use crate::error::{PairError, WireError};
 use crate::types::{ActivationToken, CloudEndpoint, DeviceId, Mode, Modes, ProductId};
-use crate::msg::cbor::{Full, Reader, Writer};
+use crate::msg::cbor::{Reader, Writer};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 use zpair_crypto::{Crypto, CryptoError, AES128_KEY_LEN, CCM_NONCE_LEN, CCM_TAG_LEN};
@@ -390,19 +390,11 @@ pub fn open_operational_secret<C: Crypto>(
 
 type Enc<'a> = Writer<'a>;
 
-fn enc_err(_: Full) -> WireError {
-    // Writing to a slice fails only when it is full.
-    WireError::BufferTooSmall
-}
-
-/// Runs `body` on a fresh encoder over `buf` and returns the encoded length.
-fn encode_with(
-    buf: &mut [u8],
-    body: impl FnOnce(&mut Enc<'_>) -> Result<(), Full>,
-) -> Result<usize, WireError> {
-    let mut e = Writer::new(buf);
-    body(&mut e).map_err(enc_err)?;
-    Ok(e.position())
+/// Runs `body` on a fresh encoder over `buf` and returns the encoded length; if it did not
+/// fit, the written prefix is wiped (a request carries the token) and `BufferTooSmall` is
+/// returned.
+fn encode_with(buf: &mut [u8], body: impl FnOnce(&mut Enc<'_>)) -> Result<usize, WireError> {
+    crate::msg::cbor::encode_into(buf, body)
 }
 
 /// Reads one definite-length map of at most `max_entries` entries with keys below 64, calling
@@ -472,12 +464,12 @@ fn encode_endpoint(e: &mut Enc<'_>, ep: &CloudEndpoint) -> Result<(), WireError>
         ),
         None => None,
     };
-    e.map(if host.is_some() { 3 } else { 2 }).map_err(enc_err)?;
-    e.u8(1).and_then(|e| e.str(region)).map_err(enc_err)?;
+    e.map(if host.is_some() { 3 } else { 2 });
+    e.u8(1).str(region);
     if let Some(h) = host {
-        e.u8(2).and_then(|e| e.str(h)).map_err(enc_err)?;
+        e.u8(2).str(h);
     }
-    e.u8(3).and_then(|e| e.u16(ep.port)).map_err(enc_err)?;
+    e.u8(3).u16(ep.port);
     Ok(())
 }
 
@@ -516,8 +508,7 @@ impl ChallengeRequest {
     /// Encodes into `buf`, returning the length.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         encode_with(buf, |e| {
-            e.map(1)?.u8(1)?.u64(self.device.0)?;
-            Ok(())
+            e.map(1).u8(1).u64(self.device.0);
         })
     }
     /// Decodes from `bytes`.
@@ -553,12 +544,11 @@ impl ChallengeResponse {
     /// Encodes into `buf`, returning the length.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         encode_with(buf, |e| {
-            e.map(2)?
-                .u8(1)?
-                .bytes(&self.nonce)?
-                .u8(2)?
-                .u16(self.valid_s)?;
-            Ok(())
+            e.map(2)
+                .u8(1)
+                .bytes(&self.nonce)
+                .u8(2)
+                .u16(self.valid_s);
         })
     }
     /// Decodes from `bytes`.
@@ -662,18 +652,17 @@ impl ActivateRequest {
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let mut tok_err = Ok(());
         let n = encode_with(buf, |e| {
-            e.map(7)?
-                .u8(1)?
-                .u64(self.device.0)?
-                .u8(2)?
-                .u32(self.product.0)?;
-            e.u8(3)?.bytes(&self.nonce)?.u8(4)?;
+            e.map(7)
+                .u8(1)
+                .u64(self.device.0)
+                .u8(2)
+                .u32(self.product.0);
+            e.u8(3).bytes(&self.nonce).u8(4);
             tok_err = encode_token_inner(e, &self.token);
             let (major, minor, patch) = self.fw_version;
-            e.u8(5)?.array(3)?.u8(major)?.u8(minor)?.u16(patch)?;
-            e.u8(6)?.u8(mode_code(self.mode))?;
-            e.u8(7)?.bytes(&self.proof)?;
-            Ok(())
+            e.u8(5).array(3).u8(major).u8(minor).u16(patch);
+            e.u8(6).u8(mode_code(self.mode));
+            e.u8(7).bytes(&self.proof);
         })?;
         tok_err?;
         Ok(n)
@@ -724,9 +713,12 @@ impl ActivateRequest {
 /// an empty string and reported through the return value.
 fn encode_token_inner(e: &mut Enc<'_>, token: &ActivationToken) -> Result<(), WireError> {
     match core::str::from_utf8(token.expose()) {
-        Ok(s) => e.str(s).map(|_| ()).map_err(enc_err),
+        Ok(s) => {
+            e.str(s);
+            Ok(())
+        }
         Err(_) => {
-            let _ = e.str("");
+            e.str("");
             Err(WireError::Invalid(PairError::InvalidToken))
         }
     }
@@ -800,13 +792,12 @@ impl ActivateResponse {
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         let mut ep_err = Ok(());
         let n = encode_with(buf, |e| {
-            e.map(4)?.u8(1)?.str(self.cloud_device_id.as_str())?.u8(2)?;
+            e.map(4).u8(1).str(self.cloud_device_id.as_str()).u8(2);
             ep_err = encode_endpoint(e, &self.endpoint);
-            e.u8(3)?
-                .bytes(&self.sealed.ciphertext)?
-                .u8(4)?
-                .bytes(&self.sealed.tag)?;
-            Ok(())
+            e.u8(3)
+                .bytes(&self.sealed.ciphertext)
+                .u8(4)
+                .bytes(&self.sealed.tag);
         })?;
         ep_err?;
         Ok(n)
@@ -888,9 +879,8 @@ impl BindPollRequest {
     /// Encodes into `buf`, returning the length.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         encode_with(buf, |e| {
-            e.map(3)?.u8(1)?.u64(self.device.0)?;
-            e.u8(2)?.bytes(&self.nonce)?.u8(3)?.bytes(&self.proof)?;
-            Ok(())
+            e.map(3).u8(1).u64(self.device.0);
+            e.u8(2).bytes(&self.nonce).u8(3).bytes(&self.proof);
         })
     }
 
@@ -946,18 +936,17 @@ impl BindPollResponse {
         let n = encode_with(buf, |e| {
             match self {
                 BindPollResponse::Pending { retry_after_s } => {
-                    e.map(2)?.u8(1)?.u8(0)?.u8(2)?.u16(*retry_after_s)?;
+                    e.map(2).u8(1).u8(0).u8(2).u16(*retry_after_s);
                 }
                 BindPollResponse::Bound { token, endpoint } => {
-                    e.map(3)?.u8(1)?.u8(1)?.u8(3)?;
+                    e.map(3).u8(1).u8(1).u8(3);
                     inner = encode_token_inner(e, token);
-                    e.u8(4)?;
+                    e.u8(4);
                     if inner.is_ok() {
                         inner = encode_endpoint(e, endpoint);
                     }
                 }
             }
-            Ok(())
         })?;
         inner?;
         Ok(n)
@@ -1006,12 +995,11 @@ impl ErrorResponse {
     /// Encodes into `buf`, returning the length.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, WireError> {
         encode_with(buf, |e| {
-            e.map(if self.retry_after_s.is_some() { 2 } else { 1 })?;
-            e.u8(1)?.u8(self.error.code())?;
+            e.map(if self.retry_after_s.is_some() { 2 } else { 1 });
+            e.u8(1).u8(self.error.code());
             if let Some(r) = self.retry_after_s {
-                e.u8(2)?.u16(r)?;
+                e.u8(2).u16(r);
             }
-            Ok(())
         })
     }
 

@@ -1,6 +1,6 @@
 //! Messages the app sends to the device.
 
-use super::cbor::{self, count, head_len, kv_uint, str_len, EncResult, Reader, Writer};
+use super::cbor::{self, count, head_len, kv_uint, str_len, Reader, Writer};
 use crate::error::{PairError, WireError};
 use crate::types::{
     ActivationToken, Bssid, CloudEndpoint, Passphrase, Security, Ssid, WifiCredentials, HOST_MAX,
@@ -20,12 +20,11 @@ pub struct ScanRequest {
 impl ScanRequest {
     pub(crate) const MAX_BODY_LEN: usize = 1 + 1 + str_len(SSID_MAX);
 
-    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
-        e.map(count(&[self.ssid.is_some()]))?;
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) {
+        e.map(count(&[self.ssid.is_some()]));
         if let Some(ssid) = &self.ssid {
-            e.u8(0)?.bytes(ssid.as_bytes())?;
+            e.u8(0).bytes(ssid.as_bytes());
         }
-        Ok(())
     }
 
     #[inline(never)]
@@ -91,26 +90,25 @@ fn check_endpoint(ep: &CloudEndpoint) -> Result<(), PairError> {
     CloudEndpoint::new(&ep.region, ep.host.as_deref(), ep.port).map(|_| ())
 }
 
-fn encode_wifi(w: &WifiCredentials, e: &mut Writer<'_>) -> EncResult {
+fn encode_wifi(w: &WifiCredentials, e: &mut Writer<'_>) {
     let has_pass = !w.passphrase.is_empty();
-    e.map(2 + count(&[has_pass, w.hidden, w.bssid.is_some(), w.channel.is_some()]))?;
-    e.u8(0)?.bytes(w.ssid.as_bytes())?;
-    kv_uint(e, 1, w.security.code().into())?;
+    e.map(2 + count(&[has_pass, w.hidden, w.bssid.is_some(), w.channel.is_some()]));
+    e.u8(0).bytes(w.ssid.as_bytes());
+    kv_uint(e, 1, w.security.code().into());
     if has_pass {
         // Passphrases are printable ASCII, hence valid UTF-8.
         let text = core::str::from_utf8(w.passphrase.expose()).unwrap_or_default();
-        e.u8(2)?.str(text)?;
+        e.u8(2).str(text);
     }
     if w.hidden {
-        e.u8(3)?.bool(true)?;
+        e.u8(3).bool(true);
     }
     if let Some(b) = &w.bssid {
-        e.u8(4)?.bytes(&b.0)?;
+        e.u8(4).bytes(&b.0);
     }
     if let Some(c) = w.channel {
-        kv_uint(e, 5, c.into())?;
+        kv_uint(e, 5, c.into());
     }
-    Ok(())
 }
 
 fn decode_wifi(r: &mut Reader<'_>) -> Option<WifiCredentials> {
@@ -155,18 +153,17 @@ fn decode_wifi(r: &mut Reader<'_>) -> Option<WifiCredentials> {
     Some(creds)
 }
 
-fn encode_endpoint(ep: &CloudEndpoint, e: &mut Writer<'_>) -> EncResult {
-    e.map(1 + count(&[ep.host.is_some(), ep.port != 0]))?;
+fn encode_endpoint(ep: &CloudEndpoint, e: &mut Writer<'_>) {
+    e.map(1 + count(&[ep.host.is_some(), ep.port != 0]));
     // Region and host are validated ASCII (see `check_endpoint`), hence valid UTF-8.
-    e.u8(0)?
-        .str(core::str::from_utf8(&ep.region).unwrap_or_default())?;
+    e.u8(0)
+        .str(core::str::from_utf8(&ep.region).unwrap_or_default());
     if let Some(h) = &ep.host {
-        e.u8(1)?.str(core::str::from_utf8(h).unwrap_or_default())?;
+        e.u8(1).str(core::str::from_utf8(h).unwrap_or_default());
     }
     if ep.port != 0 {
-        kv_uint(e, 2, ep.port.into())?;
+        kv_uint(e, 2, ep.port.into());
     }
-    Ok(())
 }
 
 fn decode_endpoint(r: &mut Reader<'_>) -> Option<CloudEndpoint> {
@@ -207,34 +204,33 @@ impl Provision {
         Ok(())
     }
 
-    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) {
         e.map(count(&[
             self.wifi.is_some(),
             self.token.is_some(),
             self.endpoint.is_some(),
             self.commit_deadline_s.is_some(),
             self.unix_time_s.is_some(),
-        ]))?;
+        ]));
         if let Some(w) = &self.wifi {
-            e.u8(0)?;
-            encode_wifi(w, e)?;
+            e.u8(0);
+            encode_wifi(w, e);
         }
         if let Some(t) = &self.token {
             // Tokens are validated ASCII.
-            e.u8(1)?
-                .str(core::str::from_utf8(t.expose()).unwrap_or_default())?;
+            e.u8(1)
+                .str(core::str::from_utf8(t.expose()).unwrap_or_default());
         }
         if let Some(ep) = &self.endpoint {
-            e.u8(2)?;
-            encode_endpoint(ep, e)?;
+            e.u8(2);
+            encode_endpoint(ep, e);
         }
         if let Some(d) = self.commit_deadline_s {
-            kv_uint(e, 3, d.into())?;
+            kv_uint(e, 3, d.into());
         }
         if let Some(t) = self.unix_time_s {
-            kv_uint(e, 4, t)?;
+            kv_uint(e, 4, t);
         }
-        Ok(())
     }
 
     #[inline(never)]
@@ -395,21 +391,20 @@ impl AppToDevice {
         Some(m)
     }
 
-    pub(crate) fn encode_cbor(&self, e: &mut Writer<'_>) -> EncResult {
-        e.array(2)?.u8(self.type_code())?;
+    pub(crate) fn encode_cbor(&self, e: &mut Writer<'_>) {
+        e.array(2).u8(self.type_code());
         match self {
             AppToDevice::ScanRequest(s) => s.encode_body(e),
             AppToDevice::Provision(p) => p.encode_body(e),
             AppToDevice::Reset(kind) => {
-                e.map(1)?;
+                e.map(1);
                 kv_uint(e, 0, kind.code().into())
             }
             AppToDevice::GetDeviceInfo
             | AppToDevice::GetStatus
             | AppToDevice::Abort
             | AppToDevice::Ack => {
-                e.map(0)?;
-                Ok(())
+                e.map(0);
             }
         }
     }

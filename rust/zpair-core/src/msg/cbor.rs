@@ -377,13 +377,6 @@ impl Fields {
     }
 }
 
-/// The one way writing fails: the caller's buffer is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Full;
-
-/// Result of the encoders.
-pub(crate) type EncResult = Result<(), Full>;
-
 /// A CBOR writer over a caller buffer, or a counter of the bytes it would write.
 ///
 /// Hand-written rather than minicbor's `Encoder`: every item is one shortest-form head (shared
@@ -391,10 +384,16 @@ pub(crate) type EncResult = Result<(), Full>;
 /// content. The output is byte-for-byte minicbor's (a property test in `cbor_reference.rs`
 /// checks it), and so is a failure: the pieces are minicbor's (see [`Writer::head`]), each
 /// written whole or not at all, and the position stops at the first piece that does not fit.
+///
+/// Writing never returns an error: once a piece does not fit, the writer is *full* and writes
+/// nothing more; [`encode_into`] reports it once at the end. Encoders are straight-line code
+/// without a branch per item (a size decision, like the reader's kept error).
 pub(crate) struct Writer<'a> {
     /// `None`: count only.
     buf: Option<&'a mut [u8]>,
     pos: usize,
+    /// A piece did not fit: nothing is written any more.
+    full: bool,
 }
 
 impl<'a> Writer<'a> {
@@ -403,40 +402,58 @@ impl<'a> Writer<'a> {
         Writer {
             buf: Some(buf),
             pos: 0,
+            full: false,
         }
     }
 
     /// A writer that only counts bytes.
     pub(crate) fn counter() -> Self {
-        Writer { buf: None, pos: 0 }
+        Writer {
+            buf: None,
+            pos: 0,
+            full: false,
+        }
     }
 
     /// Bytes written (or counted) so far.
+    #[cfg(test)]
     pub(crate) fn position(&self) -> usize {
         self.pos
     }
 
-    /// Writes `bytes` whole, or nothing and `Full`.
+    /// Whether a piece did not fit (and everything after it was dropped).
+    #[cfg(test)]
+    pub(crate) fn is_full(&self) -> bool {
+        self.full
+    }
+
+    /// Writes `bytes` whole, or nothing and the writer is full from then on.
     #[inline(never)]
-    fn put(&mut self, bytes: &[u8]) -> Result<&mut Self, Full> {
+    fn put(&mut self, bytes: &[u8]) -> &mut Self {
+        if self.full {
+            return self;
+        }
         match &mut self.buf {
             None => self.pos = self.pos.saturating_add(bytes.len()),
             Some(buf) => {
-                let end = self.pos.checked_add(bytes.len()).ok_or(Full)?;
-                buf.get_mut(self.pos..end)
-                    .ok_or(Full)?
-                    .copy_from_slice(bytes);
-                self.pos = end;
+                let end = self.pos.saturating_add(bytes.len());
+                match buf.get_mut(self.pos..end) {
+                    Some(dst) => {
+                        dst.copy_from_slice(bytes);
+                        self.pos = end;
+                    }
+                    None => self.full = true,
+                }
             }
         }
-        Ok(self)
+        self
     }
 
     /// A head of major type `major` carrying `v` in the shortest form: the initial byte and the
     /// 0 or 1 argument byte in one write, or the initial byte, then the 2, 4 or 8 argument
     /// bytes (two writes), as minicbor does.
     #[inline(never)]
-    fn head(&mut self, major: u8, v: u64) -> Result<&mut Self, Full> {
+    fn head(&mut self, major: u8, v: u64) -> &mut Self {
         let (info, n) = match v {
             0..=23 => (v as u8, 0),
             24..=0xff => (24, 1),
@@ -450,31 +467,31 @@ impl<'a> Writer<'a> {
             return self.put([initial, v as u8].get(..1 + n).unwrap_or_default());
         }
         let be = v.to_be_bytes();
-        self.put(&[initial])?.put(be.get(8 - n..).unwrap_or_default())
+        self.put(&[initial]).put(be.get(8 - n..).unwrap_or_default())
     }
 
     /// An unsigned integer.
-    pub(crate) fn u64(&mut self, v: u64) -> Result<&mut Self, Full> {
+    pub(crate) fn u64(&mut self, v: u64) -> &mut Self {
         self.head(MAJOR_UINT, v)
     }
 
     /// An unsigned integer.
-    pub(crate) fn u32(&mut self, v: u32) -> Result<&mut Self, Full> {
+    pub(crate) fn u32(&mut self, v: u32) -> &mut Self {
         self.head(MAJOR_UINT, v.into())
     }
 
     /// An unsigned integer.
-    pub(crate) fn u16(&mut self, v: u16) -> Result<&mut Self, Full> {
+    pub(crate) fn u16(&mut self, v: u16) -> &mut Self {
         self.head(MAJOR_UINT, v.into())
     }
 
     /// An unsigned integer.
-    pub(crate) fn u8(&mut self, v: u8) -> Result<&mut Self, Full> {
+    pub(crate) fn u8(&mut self, v: u8) -> &mut Self {
         self.head(MAJOR_UINT, v.into())
     }
 
     /// A signed integer.
-    pub(crate) fn i8(&mut self, v: i8) -> Result<&mut Self, Full> {
+    pub(crate) fn i8(&mut self, v: i8) -> &mut Self {
         match u8::try_from(v) {
             Ok(u) => self.head(MAJOR_UINT, u.into()),
             // -1 - v fits 0..=127.
@@ -483,27 +500,27 @@ impl<'a> Writer<'a> {
     }
 
     /// `false` or `true`.
-    pub(crate) fn bool(&mut self, v: bool) -> Result<&mut Self, Full> {
+    pub(crate) fn bool(&mut self, v: bool) -> &mut Self {
         self.put(&[if v { 0xf5 } else { 0xf4 }])
     }
 
     /// A byte string.
-    pub(crate) fn bytes(&mut self, v: &[u8]) -> Result<&mut Self, Full> {
-        self.head(MAJOR_BYTES, v.len() as u64)?.put(v)
+    pub(crate) fn bytes(&mut self, v: &[u8]) -> &mut Self {
+        self.head(MAJOR_BYTES, v.len() as u64).put(v)
     }
 
     /// A text string.
-    pub(crate) fn str(&mut self, v: &str) -> Result<&mut Self, Full> {
-        self.head(MAJOR_TEXT, v.len() as u64)?.put(v.as_bytes())
+    pub(crate) fn str(&mut self, v: &str) -> &mut Self {
+        self.head(MAJOR_TEXT, v.len() as u64).put(v.as_bytes())
     }
 
     /// A definite-length array header.
-    pub(crate) fn array(&mut self, n: u64) -> Result<&mut Self, Full> {
+    pub(crate) fn array(&mut self, n: u64) -> &mut Self {
         self.head(MAJOR_ARRAY, n)
     }
 
     /// A definite-length map header.
-    pub(crate) fn map(&mut self, n: u64) -> Result<&mut Self, Full> {
+    pub(crate) fn map(&mut self, n: u64) -> &mut Self {
         self.head(MAJOR_MAP, n)
     }
 }
@@ -514,9 +531,8 @@ pub(crate) fn count(present: &[bool]) -> u64 {
 }
 
 /// Writes a key and an unsigned value.
-pub(crate) fn kv_uint(e: &mut Writer<'_>, k: u8, v: u64) -> EncResult {
-    e.u8(k)?.u64(v)?;
-    Ok(())
+pub(crate) fn kv_uint(e: &mut Writer<'_>, k: u8, v: u64) {
+    e.u8(k).u64(v);
 }
 
 /// Size of a CBOR head carrying `v` (the whole item for integers).
@@ -550,34 +566,28 @@ pub(crate) const fn max(a: usize, b: usize) -> usize {
 
 /// Encodes into a caller buffer; on failure the partly written prefix is wiped (it may hold
 /// secrets) and `BufferTooSmall` is returned.
-pub(crate) fn encode_into(
-    buf: &mut [u8],
-    f: impl FnOnce(&mut Writer<'_>) -> EncResult,
-) -> Result<usize, WireError> {
+pub(crate) fn encode_into(buf: &mut [u8], f: impl FnOnce(&mut Writer<'_>)) -> Result<usize, WireError> {
     let mut e = Writer::new(buf);
-    let res = f(&mut e);
-    finish_into(e, res)
+    f(&mut e);
+    finish_into(e)
 }
 
 /// The non-generic end of [`encode_into`].
-fn finish_into(e: Writer<'_>, res: EncResult) -> Result<usize, WireError> {
+fn finish_into(e: Writer<'_>) -> Result<usize, WireError> {
     let n = e.pos;
-    match (res, e.buf) {
-        (Ok(()), _) => Ok(n),
-        (Err(Full), buf) => {
-            if let Some(written) = buf.and_then(|b| b.get_mut(..n)) {
-                zeroize::Zeroize::zeroize(written);
-            }
-            Err(WireError::BufferTooSmall)
-        }
+    if !e.full {
+        return Ok(n);
     }
+    if let Some(written) = e.buf.and_then(|b| b.get_mut(..n)) {
+        zeroize::Zeroize::zeroize(written);
+    }
+    Err(WireError::BufferTooSmall)
 }
 
 /// The encoded size, computed without a buffer.
-pub(crate) fn measure(f: impl FnOnce(&mut Writer<'_>) -> EncResult) -> usize {
+pub(crate) fn measure(f: impl FnOnce(&mut Writer<'_>)) -> usize {
     let mut e = Writer::counter();
-    // The counter never fails.
-    let _ = f(&mut e);
+    f(&mut e);
     e.pos
 }
 
@@ -727,8 +737,7 @@ mod tests {
     fn encode_into_wipes_on_overflow() {
         let mut buf = [0xaau8; 6];
         let r = encode_into(&mut buf, |e| {
-            e.bytes(&[1, 2])?.bytes(&[3, 4, 5])?;
-            Ok(())
+            e.bytes(&[1, 2]).bytes(&[3, 4, 5]);
         });
         assert_eq!(r, Err(WireError::BufferTooSmall));
         // 42 01 02 43 were written before the data of the second string ran out of room.

@@ -1,6 +1,6 @@
 //! Messages the device sends to the app (and the plaintext LAN announcement).
 
-use super::cbor::{self, count, head_len, kv_uint, str_len, EncResult, Reader, Writer};
+use super::cbor::{self, count, head_len, kv_uint, str_len, Reader, Writer};
 use crate::error::{PairError, WireError};
 use crate::types::{Bssid, DeviceId, Modes, ProductId, Security, Ssid, SSID_MAX};
 use core::net::Ipv4Addr;
@@ -191,17 +191,17 @@ impl DeviceInfo {
         + (1 + 1 + 2 * head_len(u8::MAX as u64) + head_len(u16::MAX as u64))
         + (1 + head_len(u32::MAX as u64));
 
-    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
-        e.map(6)?;
-        kv_uint(e, 0, self.protocol_version.into())?;
-        kv_uint(e, 1, self.product.0.into())?;
-        kv_uint(e, 2, self.device.0)?;
-        kv_uint(e, 3, self.modes.bits().into())?;
-        e.u8(4)?
-            .array(3)?
-            .u8(self.firmware.major)?
-            .u8(self.firmware.minor)?
-            .u16(self.firmware.patch)?;
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) {
+        e.map(6);
+        kv_uint(e, 0, self.protocol_version.into());
+        kv_uint(e, 1, self.product.0.into());
+        kv_uint(e, 2, self.device.0);
+        kv_uint(e, 3, self.modes.bits().into());
+        e.u8(4)
+            .array(3)
+            .u8(self.firmware.major)
+            .u8(self.firmware.minor)
+            .u16(self.firmware.patch);
         kv_uint(e, 5, self.capabilities.bits().into())
     }
 
@@ -267,16 +267,15 @@ impl ScanEntry {
         + (1 + head_len(u8::MAX as u64))
         + (1 + 1);
 
-    fn encode(&self, e: &mut Writer<'_>) -> EncResult {
-        e.map(4 + count(&[self.security.is_some()]))?;
-        e.u8(0)?.bytes(self.ssid.as_bytes())?;
-        e.u8(1)?.bytes(&self.bssid.0)?;
-        e.u8(2)?.i8(self.rssi)?;
-        kv_uint(e, 3, self.channel.into())?;
+    fn encode(&self, e: &mut Writer<'_>) {
+        e.map(4 + count(&[self.security.is_some()]));
+        e.u8(0).bytes(self.ssid.as_bytes());
+        e.u8(1).bytes(&self.bssid.0);
+        e.u8(2).i8(self.rssi);
+        kv_uint(e, 3, self.channel.into());
         if let Some(s) = self.security {
-            kv_uint(e, 4, s.code().into())?;
+            kv_uint(e, 4, s.code().into());
         }
-        Ok(())
     }
 
     fn decode(r: &mut Reader<'_>) -> Option<Self> {
@@ -347,16 +346,15 @@ impl ScanResults {
         + (1 + head_len(SCAN_ENTRIES_MAX as u64) + SCAN_ENTRIES_MAX * ScanEntry::MAX_LEN)
         + (1 + 1);
 
-    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
-        e.map(1 + count(&[self.more]))?;
-        e.u8(0)?.array(self.entries.len() as u64)?;
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) {
+        e.map(1 + count(&[self.more]));
+        e.u8(0).array(self.entries.len() as u64);
         for entry in &self.entries {
-            entry.encode(e)?;
+            entry.encode(e);
         }
         if self.more {
-            e.u8(1)?.bool(true)?;
+            e.u8(1).bool(true);
         }
-        Ok(())
     }
 
     pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
@@ -422,25 +420,24 @@ impl Status {
         + (1 + head_len(u8::MAX as u64))
         + (1 + head_len(u16::MAX as u64));
 
-    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) {
         e.map(
             1 + count(&[
                 self.error.is_some(),
                 self.attempt != 0,
                 self.detail.is_some(),
             ]),
-        )?;
-        kv_uint(e, 0, self.state.code().into())?;
+        );
+        kv_uint(e, 0, self.state.code().into());
         if let Some(err) = self.error {
-            kv_uint(e, 1, err.code().into())?;
+            kv_uint(e, 1, err.code().into());
         }
         if self.attempt != 0 {
-            kv_uint(e, 2, self.attempt.into())?;
+            kv_uint(e, 2, self.attempt.into());
         }
         if let Some(d) = self.detail {
-            kv_uint(e, 3, d.into())?;
+            kv_uint(e, 3, d.into());
         }
-        Ok(())
     }
 
     pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
@@ -632,7 +629,7 @@ impl PairingReport {
         + (1 + str_len(4))
         + (1 + str_len(CLOUD_ID_MAX));
 
-    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) {
         e.map(
             1 + count(&[
                 self.error.is_some(),
@@ -642,30 +639,29 @@ impl PairingReport {
                 self.ipv4.is_some(),
                 self.cloud_device_id.is_some(),
             ]),
-        )?;
-        kv_uint(e, 0, self.state.code().into())?;
+        );
+        kv_uint(e, 0, self.state.code().into());
         if let Some(err) = self.error {
-            kv_uint(e, 1, err.code().into())?;
+            kv_uint(e, 1, err.code().into());
         }
         if self.attempts != 0 {
-            kv_uint(e, 2, self.attempts.into())?;
+            kv_uint(e, 2, self.attempts.into());
         }
         if let Some(d) = self.detail {
-            kv_uint(e, 3, d.into())?;
+            kv_uint(e, 3, d.into());
         }
         if !self.steps.is_empty() {
-            e.u8(4)?.map(self.steps.iter().count() as u64)?;
+            e.u8(4).map(self.steps.iter().count() as u64);
             for (step, ms) in self.steps.iter() {
-                kv_uint(e, step.code(), ms.into())?;
+                kv_uint(e, step.code(), ms.into());
             }
         }
         if let Some(ip) = self.ipv4 {
-            e.u8(5)?.bytes(&ip.octets())?;
+            e.u8(5).bytes(&ip.octets());
         }
         if let Some(id) = &self.cloud_device_id {
-            e.u8(6)?.str(id.as_str())?;
+            e.u8(6).str(id.as_str());
         }
-        Ok(())
     }
 
     pub(crate) fn decode_body(r: &mut Reader<'_>) -> Option<Self> {
@@ -751,16 +747,16 @@ impl Announce {
         }
     }
 
-    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) -> EncResult {
-        e.map(7 + count(&[self.window_open]))?;
-        e.u8(0)?.bytes(&ANNOUNCE_MAGIC)?;
-        kv_uint(e, 1, self.protocol_version.into())?;
-        kv_uint(e, 2, self.product.0.into())?;
-        kv_uint(e, 3, self.device.0)?;
-        kv_uint(e, 4, self.modes.bits().into())?;
-        kv_uint(e, 5, self.port.into())?;
+    pub(crate) fn encode_body(&self, e: &mut Writer<'_>) {
+        e.map(7 + count(&[self.window_open]));
+        e.u8(0).bytes(&ANNOUNCE_MAGIC);
+        kv_uint(e, 1, self.protocol_version.into());
+        kv_uint(e, 2, self.product.0.into());
+        kv_uint(e, 3, self.device.0);
+        kv_uint(e, 4, self.modes.bits().into());
+        kv_uint(e, 5, self.port.into());
         if self.window_open {
-            e.u8(6)?.bool(true)?;
+            e.u8(6).bool(true);
         }
         kv_uint(e, 7, self.state.code().into())
     }
@@ -893,8 +889,8 @@ impl DeviceToApp {
         Some(m)
     }
 
-    pub(crate) fn encode_cbor(&self, e: &mut Writer<'_>) -> EncResult {
-        e.array(2)?.u8(self.type_code())?;
+    pub(crate) fn encode_cbor(&self, e: &mut Writer<'_>) {
+        e.array(2).u8(self.type_code());
         match self {
             DeviceToApp::DeviceInfo(m) => m.encode_body(e),
             DeviceToApp::ScanResults(m) => m.encode_body(e),
@@ -928,7 +924,7 @@ macro_rules! encode_as_message {
                 message into `buf`, returning the length (`BufferTooSmall` if it does not fit).")]
             pub fn encode(&self, buf: &mut [u8]) -> Result<usize, WireError> {
                 cbor::encode_into(buf, |e| {
-                    e.array(2)?.u8(Self::TYPE)?;
+                    e.array(2).u8(Self::TYPE);
                     self.encode_body(e)
                 })
             }
@@ -936,7 +932,7 @@ macro_rules! encode_as_message {
             /// The exact encoded length of the complete message.
             pub fn encoded_len(&self) -> usize {
                 cbor::measure(|e| {
-                    e.array(2)?.u8(Self::TYPE)?;
+                    e.array(2).u8(Self::TYPE);
                     self.encode_body(e)
                 })
             }
