@@ -676,37 +676,42 @@ impl<S: Storage> Store<S> {
     /// tie). Never fails: unreadable and invalid slots are reported in [`Loaded::slots`].
     pub fn load(&mut self) -> Loaded {
         let mut buf = [0u8; RECORD_MAX];
-        let mut slots = [SlotStatus::Empty; 2];
-        let mut best: Option<(Slot, u32, PersistedState)> = None;
+        // Built in place (the return slot): a decoded state is moved once, into `state`.
+        let mut loaded = Loaded { state: None, newest: None, slots: [SlotStatus::Empty; 2] };
         for slot in Slot::ALL {
             let status = match self.storage.read(slot, &mut buf) {
                 Err(e) => SlotStatus::Unreadable(e),
                 Ok(None) => SlotStatus::Empty,
                 Ok(Some(n)) if n > RECORD_MAX => SlotStatus::Invalid(RecordError::TrailingBytes),
-                Ok(Some(n)) => match decode_record(buf.get(..n).unwrap_or(&[])) {
+                Ok(Some(n)) => match check_record(buf.get(..n).unwrap_or(&[])) {
                     Err(e) => SlotStatus::Invalid(e),
-                    Ok((generation, state)) => {
-                        let newer = match &best {
-                            None => true,
-                            Some((_, g, _)) => generation_newer(generation, *g),
-                        };
-                        if newer {
-                            best = Some((slot, generation, state));
+                    // What `decode_record` does, without moving the state through its result.
+                    Ok((generation, payload)) => match PersistedState::decode(payload) {
+                        Err(e) => SlotStatus::Invalid(RecordError::Payload(e)),
+                        Ok(state) => {
+                            let newer = match loaded.newest {
+                                None => true,
+                                Some((_, g)) => generation_newer(generation, g),
+                            };
+                            if newer {
+                                loaded.state = Some(state);
+                                loaded.newest = Some((slot, generation));
+                            }
+                            SlotStatus::Valid { generation }
                         }
-                        SlotStatus::Valid { generation }
-                    }
+                    },
                 },
             };
             buf.zeroize();
-            if let Some(s) = slots.get_mut(slot.index()) {
+            if let Some(s) = loaded.slots.get_mut(slot.index()) {
                 *s = status;
             }
         }
-        let newest = best.as_ref().map(|(s, g, _)| (*s, *g));
-        self.damaged = slots.map(|s| matches!(s, SlotStatus::Invalid(_) | SlotStatus::Unreadable(_)));
-        self.newest = newest;
+        self.damaged =
+            loaded.slots.map(|s| matches!(s, SlotStatus::Invalid(_) | SlotStatus::Unreadable(_)));
+        self.newest = loaded.newest;
         self.scanned = true;
-        Loaded { state: best.map(|(_, _, st)| st), newest, slots }
+        loaded
     }
 
     /// Writes `state` as a new record into the slot that does not hold the newest valid record,
