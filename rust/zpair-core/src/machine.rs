@@ -419,9 +419,18 @@ impl Config {
     /// The retry delay after the `attempt`-th failed activation call (1-based), without
     /// jitter: `min(cap, base · 2^(attempt-1))`.
     pub fn backoff_ms(&self, attempt: u16) -> u64 {
-        let shift = u32::from(attempt.saturating_sub(1));
-        let factor = 1u64.checked_shl(shift).unwrap_or(u64::MAX);
-        self.0.backoff_base_ms.saturating_mul(factor).min(self.0.backoff_cap_ms)
+        // Doubling until the cap: base and cap are at most MAX_TIMEOUT_MS (< 2^27, checked by
+        // `Config::new`), so the delay never overflows and the loop runs at most 27 times.
+        // 104 B smaller than `base.saturating_mul(1 << (attempt - 1))` (size report).
+        let cap = self.0.backoff_cap_ms;
+        let mut d = self.0.backoff_base_ms;
+        for _ in 1..attempt {
+            if d >= cap {
+                break;
+            }
+            d *= 2;
+        }
+        d.min(cap)
     }
 }
 
@@ -1329,11 +1338,13 @@ impl Machine {
         if self.rng == 0 {
             return d;
         }
+        // In 32 bits: `d` is at most MAX_TIMEOUT_MS (< 2^27). 16 B smaller (size report).
+        let d = d as u32;
         let half = d / 2;
         // Uniform in [half, d] by multiply-shift (r · span / 2^32) rather than `r % span`: no
         // 64-bit division, which a 32-bit MCU would pull from compiler-builtins (~0.4 KiB).
-        let span = (d - half + 1).min(u64::from(u32::MAX));
-        half + ((u64::from(self.next_random()) * span) >> 32)
+        let span = d - half + 1;
+        u64::from(half + ((u64::from(self.next_random()) * u64::from(span)) >> 32) as u32)
     }
 
     /// Handles at most one expired timer; returns whether one fired.
@@ -1774,6 +1785,36 @@ mod tests {
             differs |= x != d;
         }
         assert!(differs, "a seeded machine must jitter");
+    }
+
+    #[test]
+    fn backoff_and_jitter_equal_the_64_bit_formulas() {
+        // The formulas as first written (saturating 64-bit arithmetic), over extreme configs.
+        let old_backoff = |base: u64, cap: u64, attempt: u16| {
+            let factor = 1u64.checked_shl(u32::from(attempt.saturating_sub(1))).unwrap_or(u64::MAX);
+            base.saturating_mul(factor).min(cap)
+        };
+        let old_jitter = |d: u64, r: u32| {
+            let half = d / 2;
+            let span = (d - half + 1).min(u64::from(u32::MAX));
+            half + ((u64::from(r) * span) >> 32)
+        };
+        let m = MAX_TIMEOUT_MS;
+        for (base, cap) in [(1, 1), (1, m), (1_000, 30_000), (3, 7), (m - 1, m), (m, m), (65_537, m)] {
+            let p = ConfigParams { backoff_base_ms: base, backoff_cap_ms: cap, ..Default::default() };
+            let c = Config::new(p).unwrap();
+            let mut machine = Machine::new(c);
+            let mut rng = 0x9E37_79B9u32;
+            machine.set_jitter_seed(rng);
+            for attempt in (0..=300).chain([u16::MAX - 1, u16::MAX]) {
+                let d = c.backoff_ms(attempt);
+                assert_eq!(d, old_backoff(base, cap, attempt), "{base} {cap} {attempt}");
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                assert_eq!(machine.retry_delay(attempt), old_jitter(d, rng), "{base} {cap} {attempt}");
+            }
+        }
     }
 
     #[test]
