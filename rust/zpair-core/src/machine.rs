@@ -909,6 +909,14 @@ impl fmt::Debug for Machine {
     }
 }
 
+/// When a timer of `ms` started at `now` expires (saturating: a clock near `u64::MAX` never
+/// wraps a deadline into the past).
+// Out of line: 106 B smaller than the 64-bit saturating add inlined at each timer (size report).
+#[inline(never)]
+fn deadline(now: u64, ms: u64) -> u64 {
+    now.saturating_add(ms)
+}
+
 fn intersect(a: Modes, b: Modes) -> Modes {
     Modes::from_bits(a.bits() & b.bits()).unwrap_or_default()
 }
@@ -954,7 +962,7 @@ impl Machine {
             }
         }
         if m.saved.failed_attempts >= m.config.max_attempts() {
-            m.locked_until = Some(now_ms.saturating_add(m.config.lockout_ms()));
+            m.locked_until = Some(deadline(now_ms, m.config.lockout_ms()));
         }
         if m.saved.can_reconnect() {
             m.state = State::Activated;
@@ -1182,7 +1190,7 @@ impl Machine {
     }
 
     fn open_window(&mut self, now: u64, modes: Modes) {
-        self.window = Some(Window { modes, deadline: now.saturating_add(self.config.window_ms()) });
+        self.window = Some(Window { modes, deadline: deadline(now, self.config.window_ms()) });
         self.push(Pending::StartWindow(modes));
         self.state = State::WindowOpen;
     }
@@ -1230,7 +1238,7 @@ impl Machine {
     fn touch(&mut self, now: u64) {
         let idle = self.config.session_idle_ms();
         if let Some(s) = self.session.as_mut() {
-            s.idle_deadline = now.saturating_add(idle);
+            s.idle_deadline = deadline(now, idle);
         }
     }
 
@@ -1238,7 +1246,7 @@ impl Machine {
         self.saved.failed_attempts = self.saved.failed_attempts.saturating_add(1);
         if self.saved.failed_attempts >= self.config.max_attempts() && self.locked_until.is_none()
         {
-            self.locked_until = Some(now.saturating_add(self.config.lockout_ms()));
+            self.locked_until = Some(deadline(now, self.config.lockout_ms()));
         }
         self.push(Pending::Persist(PersistReason::Counters));
     }
@@ -1296,7 +1304,7 @@ impl Machine {
 
     fn stage(&mut self, now: u64, creds: StagedCreds) {
         self.work = Some(Work::Staged(creds));
-        self.deadline = Some(now.saturating_add(self.config.deadline_ms()));
+        self.deadline = Some(deadline(now, self.config.deadline_ms()));
         self.activation = Activation::default();
         self.ip = None;
         // Statuses first: the app must learn before the radio possibly switches (SoftAP).
@@ -1433,7 +1441,7 @@ impl Machine {
                     self.reject(conn, PairError::LockedOut);
                 } else {
                     let info = SessionInfo { conn, mode, phase: SessionPhase::Connected };
-                    let idle_deadline = now.saturating_add(self.config.session_idle_ms());
+                    let idle_deadline = deadline(now, self.config.session_idle_ms());
                     self.session = Some(SessionSlot { info, idle_deadline });
                     self.state = State::SessionOpen;
                 }
@@ -1629,7 +1637,7 @@ impl Machine {
             }
             Err(e) if e.is_transient() => {
                 let attempt = self.activation.attempt.max(1);
-                let at = now.saturating_add(self.retry_delay(attempt));
+                let at = deadline(now, self.retry_delay(attempt));
                 if self.deadline.is_some_and(|d| at >= d) {
                     // The retry would land after the deadline: report the cause now.
                     self.fail_attempt(now, e);
