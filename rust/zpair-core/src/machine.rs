@@ -1213,6 +1213,15 @@ impl Machine {
         }
     }
 
+    /// Sends the session's app (if any) a last status and disconnects it.
+    fn close_session(&mut self, state: State, error: Option<PairError>) {
+        if let Some(s) = self.session.take() {
+            let st = self.status(state, error);
+            self.push(Pending::Status(s.info.conn, st));
+            self.push(Pending::DisconnectApp(s.info.conn));
+        }
+    }
+
     fn reject(&mut self, conn: ConnId, error: PairError) {
         self.push(Pending::Alert(conn, error));
         self.push(Pending::DisconnectApp(conn));
@@ -1255,16 +1264,14 @@ impl Machine {
     /// the handshake completed, status after), counts the attempt if the handshake was under
     /// way, and goes back to `WindowOpen` (same window deadline).
     fn end_session(&mut self, now: u64, error: PairError, notify: bool) {
-        let Some(s) = self.session.take() else { return };
-        if notify {
-            let conn = s.info.conn;
-            if s.info.phase == SessionPhase::Established {
-                let st = self.status(State::WindowOpen, Some(error));
-                self.push(Pending::Status(conn, st));
-            } else {
-                self.push(Pending::Alert(conn, error));
-            }
-            self.push(Pending::DisconnectApp(conn));
+        let Some(s) = self.session else { return };
+        if !notify {
+            self.session = None;
+        } else if s.info.phase == SessionPhase::Established {
+            self.close_session(State::WindowOpen, Some(error));
+        } else {
+            self.session = None;
+            self.reject(s.info.conn, error);
         }
         if s.info.phase != SessionPhase::Connected {
             self.last_error = Some(error);
@@ -1285,12 +1292,8 @@ impl Machine {
         self.deadline = None;
         self.activation = Activation::default();
         self.last_error = Some(error);
-        if let Some(s) = self.session.take() {
-            let st = Status { state: State::WindowOpen, error: Some(error), ip: None };
-            self.push(Pending::Status(s.info.conn, st));
-            self.push(Pending::DisconnectApp(s.info.conn));
-        }
         self.ip = None;
+        self.close_session(State::WindowOpen, Some(error));
         if left_network {
             self.push(Pending::DisconnectNetwork);
             if self.saved.can_reconnect() {
@@ -1668,11 +1671,7 @@ impl Machine {
         self.deadline = None;
         self.last_error = None;
         self.state = State::Activated;
-        if let Some(s) = self.session.take() {
-            let st = self.status(State::Activated, None);
-            self.push(Pending::Status(s.info.conn, st));
-            self.push(Pending::DisconnectApp(s.info.conn));
-        }
+        self.close_session(State::Activated, None);
         if let Some(w) = self.window.take() {
             self.push(Pending::StopWindow(w.modes));
         }
