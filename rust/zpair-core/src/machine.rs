@@ -1282,17 +1282,22 @@ impl Machine {
         self.state = State::WindowOpen;
     }
 
+    /// Drops the attempt's data (wiping the passphrase and the token) and its timers.
+    fn forget_attempt(&mut self) {
+        self.work = None;
+        self.deadline = None;
+        self.activation = Activation::default();
+        self.ip = None;
+    }
+
     /// Rolls a pairing attempt back (anything after staging) and reopens the window.
     fn fail_attempt(&mut self, now: u64, error: PairError) {
         let left_network = matches!(
             self.state,
             State::JoiningNetwork | State::Activating | State::Committing
         );
-        self.work = None; // wipes the passphrase and the token
-        self.deadline = None;
-        self.activation = Activation::default();
+        self.forget_attempt();
         self.last_error = Some(error);
-        self.ip = None;
         self.close_session(State::WindowOpen, Some(error));
         if left_network {
             self.push(Pending::DisconnectNetwork);
@@ -1710,14 +1715,12 @@ impl Machine {
         if let Some(s) = self.session.take() {
             self.reject(s.info.conn, PairError::Aborted);
         }
-        self.work = None;
-        self.deadline = None;
-        self.activation = Activation::default();
-        self.ip = None;
+        self.forget_attempt();
         let mut disconnect = on_new_network;
         match kind {
             ResetKind::Network => {
-                if self.saved.wifi.take().is_some() {
+                if self.saved.wifi.is_some() {
+                    self.saved.wifi = None; // dropped in place, not moved out (16 B smaller)
                     disconnect = true;
                     self.push(Pending::Persist(PersistReason::NetworkReset));
                 }
