@@ -954,12 +954,10 @@ impl Machine {
     /// fails [`PersistedState::validate`] is ignored except for its counter.
     pub fn restore(config: Config, persisted: Option<PersistedState>, now_ms: u64) -> Self {
         let mut m = Machine::new(config);
-        if let Some(p) = persisted {
-            if p.validate().is_ok() {
-                m.saved = p;
-            } else {
-                m.saved.failed_attempts = p.failed_attempts;
-            }
+        match persisted {
+            Some(p) if p.validate().is_ok() => m.saved = p,
+            Some(p) => m.saved.failed_attempts = p.failed_attempts,
+            None => {}
         }
         if m.saved.failed_attempts >= m.config.max_attempts() {
             m.locked_until = Some(deadline(now_ms, m.config.lockout_ms()));
