@@ -465,7 +465,14 @@ impl PersistedState {
         let code = r.u8()?;
         let Some(mode) = mode_from_code(code) else { return r.fail(WireError::Malformed) };
         let failed_attempts = r.u8()?;
-        let wifi = if flags & FLAG_WIFI != 0 {
+        let mut state = PersistedState {
+            mode,
+            wifi: None,
+            operational: None,
+            activated: flags & FLAG_ACTIVATED != 0,
+            failed_attempts,
+        };
+        if flags & FLAG_WIFI != 0 {
             let ssid = r.lv(SSID_MAX)?;
             let ssid = r.valid(Ssid::new(ssid))?;
             let wf = r.u8()?;
@@ -484,20 +491,17 @@ impl PersistedState {
                 None
             };
             let channel = if wf & WIFI_CHANNEL != 0 { Some(r.u8()?) } else { None };
-            let creds = WifiCredentials {
+            let creds = state.wifi.insert(WifiCredentials {
                 ssid,
                 hidden: wf & WIFI_HIDDEN != 0,
                 security,
                 passphrase,
                 bssid,
                 channel,
-            };
+            });
             r.valid(creds.validate())?;
-            Some(creds)
-        } else {
-            None
-        };
-        let operational = if flags & FLAG_OPERATIONAL != 0 {
+        }
+        if flags & FLAG_OPERATIONAL != 0 {
             let name = r.lv(CLOUD_NAME_MAX)?;
             let name = r.valid(CloudName::new(name))?;
             let secret = r.take(DEVICE_SECRET_LEN)?;
@@ -507,20 +511,11 @@ impl PersistedState {
             let port = r.u16()?;
             let host = if host.is_empty() { None } else { Some(host) };
             let endpoint = r.valid(CloudEndpoint::new(region, host, port))?;
-            Some(OperationalCredentials { name, secret, endpoint })
-        } else {
-            None
-        };
+            state.operational = Some(OperationalCredentials { name, secret, endpoint });
+        }
         if r.pos != r.buf.len() {
             return r.fail(WireError::TrailingBytes);
         }
-        let state = PersistedState {
-            mode,
-            wifi,
-            operational,
-            activated: flags & FLAG_ACTIVATED != 0,
-            failed_attempts,
-        };
         r.valid(state.validate())?;
         Some(state)
     }
