@@ -1308,8 +1308,8 @@ impl Machine {
         self.open_window(now, modes);
     }
 
-    fn stage(&mut self, now: u64, creds: StagedCreds) {
-        self.work = Some(Work::Staged(creds));
+    /// Starts the attempt with the credentials the caller put into `work`.
+    fn stage(&mut self, now: u64) {
         self.deadline = Some(deadline(now, self.config.deadline_ms()));
         self.activation = Activation::default();
         self.ip = None;
@@ -1558,7 +1558,8 @@ impl Machine {
         let Some(token) = token else {
             return Ok(()); // unreachable: validated above
         };
-        self.stage(now, StagedCreds { mode, wifi, token, endpoint });
+        self.work = Some(Work::Staged(StagedCreds { mode, wifi, token, endpoint }));
+        self.stage(now);
         Ok(())
     }
 
@@ -1587,7 +1588,8 @@ impl Machine {
         if !self.window.is_some_and(|w| w.modes.contains(Modes::CELLULAR)) {
             return Err(MachineError::ModeDisabled);
         }
-        self.stage(now, StagedCreds { mode: Mode::Cellular, wifi: None, token, endpoint });
+        self.work = Some(Work::Staged(StagedCreds { mode: Mode::Cellular, wifi: None, token, endpoint }));
+        self.stage(now);
         Ok(())
     }
 
