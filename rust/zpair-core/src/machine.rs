@@ -109,7 +109,7 @@
 use core::fmt;
 use core::net::IpAddr;
 
-use heapless::{Deque, Vec};
+use heapless::Vec;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -834,6 +834,51 @@ enum Pending {
     ReportFailed(PairError),
 }
 
+/// The action queue: a ring of [`ACTION_QUEUE_LEN`] entries.
+// Own ring instead of `heapless::Deque` (whose length is derived from its indices and a full
+// flag): 50 B smaller (size report).
+#[derive(Debug)]
+struct Queue {
+    items: [Pending; ACTION_QUEUE_LEN],
+    head: usize,
+    len: usize,
+}
+
+impl Queue {
+    const fn new() -> Self {
+        Queue { items: [Pending::EraseStorage; ACTION_QUEUE_LEN], head: 0, len: 0 }
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn front(&self) -> Option<&Pending> {
+        if self.len == 0 {
+            return None;
+        }
+        self.items.get(self.head)
+    }
+    fn pop_front(&mut self) -> Option<Pending> {
+        let p = *self.front()?;
+        self.head = (self.head + 1) % ACTION_QUEUE_LEN;
+        self.len -= 1;
+        Some(p)
+    }
+    /// Appends `p`; `false` (and nothing queued) if the queue is full.
+    fn push_back(&mut self, p: Pending) -> bool {
+        if self.len >= ACTION_QUEUE_LEN {
+            return false;
+        }
+        match self.items.get_mut((self.head + self.len) % ACTION_QUEUE_LEN) {
+            Some(slot) => {
+                *slot = p;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct SessionSlot {
     info: SessionInfo,
@@ -889,7 +934,7 @@ pub struct Machine {
     activation: Activation,
     ip: Option<IpAddr>,
     rng: u32,
-    queue: Deque<Pending, ACTION_QUEUE_LEN>,
+    queue: Queue,
 }
 
 impl fmt::Debug for Machine {
@@ -937,7 +982,7 @@ impl Machine {
             activation: Activation::default(),
             ip: None,
             rng: 0,
-            queue: Deque::new(),
+            queue: Queue::new(),
         }
     }
 
@@ -1824,6 +1869,31 @@ mod tests {
                 assert_eq!(machine.retry_delay(attempt), old_jitter(d, rng), "{base} {cap} {attempt}");
             }
         }
+    }
+
+    #[test]
+    fn the_queue_is_a_bounded_fifo_across_wrap_around() {
+        let mut q = Queue::new();
+        let mut next_in = 0u16;
+        let mut next_out = 0u16;
+        // Fill, then alternate pushes and pops so head and tail wrap many times.
+        for round in 0..100 {
+            while q.push_back(Pending::StartActivation(next_in)) {
+                next_in += 1;
+            }
+            assert_eq!(q.len(), ACTION_QUEUE_LEN);
+            assert!(!q.push_back(Pending::EraseStorage), "a full queue refuses");
+            for _ in 0..(round % ACTION_QUEUE_LEN) + 1 {
+                assert_eq!(q.front(), Some(&Pending::StartActivation(next_out)));
+                assert_eq!(q.pop_front(), Some(Pending::StartActivation(next_out)));
+                next_out += 1;
+            }
+        }
+        while let Some(p) = q.pop_front() {
+            assert_eq!(p, Pending::StartActivation(next_out));
+            next_out += 1;
+        }
+        assert_eq!((q.len(), q.front(), next_out), (0, None, next_in));
     }
 
     #[test]
