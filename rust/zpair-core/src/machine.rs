@@ -109,7 +109,7 @@
 use core::fmt;
 use core::net::IpAddr;
 
-use heapless::{Deque, Vec};
+use heapless::Vec;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -419,9 +419,18 @@ impl Config {
     /// The retry delay after the `attempt`-th failed activation call (1-based), without
     /// jitter: `min(cap, base · 2^(attempt-1))`.
     pub fn backoff_ms(&self, attempt: u16) -> u64 {
-        let shift = u32::from(attempt.saturating_sub(1));
-        let factor = 1u64.checked_shl(shift).unwrap_or(u64::MAX);
-        self.0.backoff_base_ms.saturating_mul(factor).min(self.0.backoff_cap_ms)
+        // Doubling until the cap: base and cap are at most MAX_TIMEOUT_MS (< 2^27, checked by
+        // `Config::new`), so the delay never overflows and the loop runs at most 27 times.
+        // 104 B smaller than `base.saturating_mul(1 << (attempt - 1))` (size report).
+        let cap = self.0.backoff_cap_ms;
+        let mut d = self.0.backoff_base_ms;
+        for _ in 1..attempt {
+            if d >= cap {
+                break;
+            }
+            d *= 2;
+        }
+        d.min(cap)
     }
 }
 
@@ -825,6 +834,51 @@ enum Pending {
     ReportFailed(PairError),
 }
 
+/// The action queue: a ring of [`ACTION_QUEUE_LEN`] entries.
+// Own ring instead of `heapless::Deque` (whose length is derived from its indices and a full
+// flag): 50 B smaller (size report).
+#[derive(Debug)]
+struct Queue {
+    items: [Pending; ACTION_QUEUE_LEN],
+    head: usize,
+    len: usize,
+}
+
+impl Queue {
+    const fn new() -> Self {
+        Queue { items: [Pending::EraseStorage; ACTION_QUEUE_LEN], head: 0, len: 0 }
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn front(&self) -> Option<&Pending> {
+        if self.len == 0 {
+            return None;
+        }
+        self.items.get(self.head)
+    }
+    fn pop_front(&mut self) -> Option<Pending> {
+        let p = *self.front()?;
+        self.head = (self.head + 1) % ACTION_QUEUE_LEN;
+        self.len -= 1;
+        Some(p)
+    }
+    /// Appends `p`; `false` (and nothing queued) if the queue is full.
+    fn push_back(&mut self, p: Pending) -> bool {
+        if self.len >= ACTION_QUEUE_LEN {
+            return false;
+        }
+        match self.items.get_mut((self.head + self.len) % ACTION_QUEUE_LEN) {
+            Some(slot) => {
+                *slot = p;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct SessionSlot {
     info: SessionInfo,
@@ -880,7 +934,7 @@ pub struct Machine {
     activation: Activation,
     ip: Option<IpAddr>,
     rng: u32,
-    queue: Deque<Pending, ACTION_QUEUE_LEN>,
+    queue: Queue,
 }
 
 impl fmt::Debug for Machine {
@@ -898,6 +952,14 @@ impl fmt::Debug for Machine {
             .field("queued", &self.queue.len())
             .finish()
     }
+}
+
+/// When a timer of `ms` started at `now` expires (saturating: a clock near `u64::MAX` never
+/// wraps a deadline into the past).
+// Out of line: 106 B smaller than the 64-bit saturating add inlined at each timer (size report).
+#[inline(never)]
+fn deadline(now: u64, ms: u64) -> u64 {
+    now.saturating_add(ms)
 }
 
 fn intersect(a: Modes, b: Modes) -> Modes {
@@ -920,7 +982,7 @@ impl Machine {
             activation: Activation::default(),
             ip: None,
             rng: 0,
-            queue: Deque::new(),
+            queue: Queue::new(),
         }
     }
 
@@ -937,15 +999,13 @@ impl Machine {
     /// fails [`PersistedState::validate`] is ignored except for its counter.
     pub fn restore(config: Config, persisted: Option<PersistedState>, now_ms: u64) -> Self {
         let mut m = Machine::new(config);
-        if let Some(p) = persisted {
-            if p.validate().is_ok() {
-                m.saved = p;
-            } else {
-                m.saved.failed_attempts = p.failed_attempts;
-            }
+        match persisted {
+            Some(p) if p.validate().is_ok() => m.saved = p,
+            Some(p) => m.saved.failed_attempts = p.failed_attempts,
+            None => {}
         }
         if m.saved.failed_attempts >= m.config.max_attempts() {
-            m.locked_until = Some(now_ms.saturating_add(m.config.lockout_ms()));
+            m.locked_until = Some(deadline(now_ms, m.config.lockout_ms()));
         }
         if m.saved.can_reconnect() {
             m.state = State::Activated;
@@ -1173,7 +1233,7 @@ impl Machine {
     }
 
     fn open_window(&mut self, now: u64, modes: Modes) {
-        self.window = Some(Window { modes, deadline: now.saturating_add(self.config.window_ms()) });
+        self.window = Some(Window { modes, deadline: deadline(now, self.config.window_ms()) });
         self.push(Pending::StartWindow(modes));
         self.state = State::WindowOpen;
     }
@@ -1193,6 +1253,15 @@ impl Machine {
         if let Some(s) = self.session {
             let st = self.status(state, error);
             self.push(Pending::Status(s.info.conn, st));
+        }
+    }
+
+    /// Sends the session's app (if any) a last status and disconnects it.
+    fn close_session(&mut self, state: State, error: Option<PairError>) {
+        if let Some(s) = self.session.take() {
+            let st = self.status(state, error);
+            self.push(Pending::Status(s.info.conn, st));
+            self.push(Pending::DisconnectApp(s.info.conn));
         }
     }
 
@@ -1221,7 +1290,7 @@ impl Machine {
     fn touch(&mut self, now: u64) {
         let idle = self.config.session_idle_ms();
         if let Some(s) = self.session.as_mut() {
-            s.idle_deadline = now.saturating_add(idle);
+            s.idle_deadline = deadline(now, idle);
         }
     }
 
@@ -1229,7 +1298,7 @@ impl Machine {
         self.saved.failed_attempts = self.saved.failed_attempts.saturating_add(1);
         if self.saved.failed_attempts >= self.config.max_attempts() && self.locked_until.is_none()
         {
-            self.locked_until = Some(now.saturating_add(self.config.lockout_ms()));
+            self.locked_until = Some(deadline(now, self.config.lockout_ms()));
         }
         self.push(Pending::Persist(PersistReason::Counters));
     }
@@ -1238,16 +1307,14 @@ impl Machine {
     /// the handshake completed, status after), counts the attempt if the handshake was under
     /// way, and goes back to `WindowOpen` (same window deadline).
     fn end_session(&mut self, now: u64, error: PairError, notify: bool) {
-        let Some(s) = self.session.take() else { return };
-        if notify {
-            let conn = s.info.conn;
-            if s.info.phase == SessionPhase::Established {
-                let st = self.status(State::WindowOpen, Some(error));
-                self.push(Pending::Status(conn, st));
-            } else {
-                self.push(Pending::Alert(conn, error));
-            }
-            self.push(Pending::DisconnectApp(conn));
+        let Some(s) = self.session else { return };
+        if !notify {
+            self.session = None;
+        } else if s.info.phase == SessionPhase::Established {
+            self.close_session(State::WindowOpen, Some(error));
+        } else {
+            self.session = None;
+            self.reject(s.info.conn, error);
         }
         if s.info.phase != SessionPhase::Connected {
             self.last_error = Some(error);
@@ -1258,22 +1325,23 @@ impl Machine {
         self.state = State::WindowOpen;
     }
 
+    /// Drops the attempt's data (wiping the passphrase and the token) and its timers.
+    fn forget_attempt(&mut self) {
+        self.work = None;
+        self.deadline = None;
+        self.activation = Activation::default();
+        self.ip = None;
+    }
+
     /// Rolls a pairing attempt back (anything after staging) and reopens the window.
     fn fail_attempt(&mut self, now: u64, error: PairError) {
         let left_network = matches!(
             self.state,
             State::JoiningNetwork | State::Activating | State::Committing
         );
-        self.work = None; // wipes the passphrase and the token
-        self.deadline = None;
-        self.activation = Activation::default();
+        self.forget_attempt();
         self.last_error = Some(error);
-        if let Some(s) = self.session.take() {
-            let st = Status { state: State::WindowOpen, error: Some(error), ip: None };
-            self.push(Pending::Status(s.info.conn, st));
-            self.push(Pending::DisconnectApp(s.info.conn));
-        }
-        self.ip = None;
+        self.close_session(State::WindowOpen, Some(error));
         if left_network {
             self.push(Pending::DisconnectNetwork);
             if self.saved.can_reconnect() {
@@ -1285,9 +1353,9 @@ impl Machine {
         self.open_window(now, modes);
     }
 
-    fn stage(&mut self, now: u64, creds: StagedCreds) {
-        self.work = Some(Work::Staged(creds));
-        self.deadline = Some(now.saturating_add(self.config.deadline_ms()));
+    /// Starts the attempt with the credentials the caller put into `work`.
+    fn stage(&mut self, now: u64) {
+        self.deadline = Some(deadline(now, self.config.deadline_ms()));
         self.activation = Activation::default();
         self.ip = None;
         // Statuses first: the app must learn before the radio possibly switches (SoftAP).
@@ -1329,11 +1397,13 @@ impl Machine {
         if self.rng == 0 {
             return d;
         }
+        // In 32 bits: `d` is at most MAX_TIMEOUT_MS (< 2^27). 16 B smaller (size report).
+        let d = d as u32;
         let half = d / 2;
         // Uniform in [half, d] by multiply-shift (r · span / 2^32) rather than `r % span`: no
         // 64-bit division, which a 32-bit MCU would pull from compiler-builtins (~0.4 KiB).
-        let span = (d - half + 1).min(u64::from(u32::MAX));
-        half + ((u64::from(self.next_random()) * span) >> 32)
+        let span = d - half + 1;
+        u64::from(half + ((u64::from(self.next_random()) * u64::from(span)) >> 32) as u32)
     }
 
     /// Handles at most one expired timer; returns whether one fired.
@@ -1422,7 +1492,7 @@ impl Machine {
                     self.reject(conn, PairError::LockedOut);
                 } else {
                     let info = SessionInfo { conn, mode, phase: SessionPhase::Connected };
-                    let idle_deadline = now.saturating_add(self.config.session_idle_ms());
+                    let idle_deadline = deadline(now, self.config.session_idle_ms());
                     self.session = Some(SessionSlot { info, idle_deadline });
                     self.state = State::SessionOpen;
                 }
@@ -1533,7 +1603,8 @@ impl Machine {
         let Some(token) = token else {
             return Ok(()); // unreachable: validated above
         };
-        self.stage(now, StagedCreds { mode, wifi, token, endpoint });
+        self.work = Some(Work::Staged(StagedCreds { mode, wifi, token, endpoint }));
+        self.stage(now);
         Ok(())
     }
 
@@ -1562,7 +1633,8 @@ impl Machine {
         if !self.window.is_some_and(|w| w.modes.contains(Modes::CELLULAR)) {
             return Err(MachineError::ModeDisabled);
         }
-        self.stage(now, StagedCreds { mode: Mode::Cellular, wifi: None, token, endpoint });
+        self.work = Some(Work::Staged(StagedCreds { mode: Mode::Cellular, wifi: None, token, endpoint }));
+        self.stage(now);
         Ok(())
     }
 
@@ -1598,13 +1670,12 @@ impl Machine {
         }
         match result {
             Ok(op) => {
-                if self.staged().is_none() {
-                    return Err(MachineError::InvalidState(self.state));
-                }
-                let Some(Work::Staged(staged)) = self.work.take() else {
+                let Some(Work::Staged(staged)) = &mut self.work else {
                     return Err(MachineError::InvalidState(self.state));
                 };
-                let StagedCreds { mode, wifi, .. } = staged; // the token is wiped here
+                let (mode, wifi) = (staged.mode, staged.wifi.take());
+                // Replacing the staged credentials wipes the token. Taken from `work` in place:
+                // 80 B smaller than moving the staged credentials out first (size report).
                 self.work = Some(Work::Commit(PersistedState {
                     mode: Some(mode),
                     wifi,
@@ -1618,7 +1689,7 @@ impl Machine {
             }
             Err(e) if e.is_transient() => {
                 let attempt = self.activation.attempt.max(1);
-                let at = now.saturating_add(self.retry_delay(attempt));
+                let at = deadline(now, self.retry_delay(attempt));
                 if self.deadline.is_some_and(|d| at >= d) {
                     // The retry would land after the deadline: report the cause now.
                     self.fail_attempt(now, e);
@@ -1639,21 +1710,17 @@ impl Machine {
         if self.state != State::Committing {
             return Err(MachineError::InvalidState(self.state));
         }
-        if self.pending().is_none() {
-            return Err(MachineError::InvalidState(self.state));
-        }
-        let Some(Work::Commit(new)) = self.work.take() else {
+        let Some(Work::Commit(new)) = &mut self.work else {
             return Err(MachineError::InvalidState(self.state));
         };
-        self.saved = new;
+        // Swapped in place, then the old state is dropped with the work: 36 B smaller than
+        // moving the new state out of `work` and into `saved` (size report).
+        core::mem::swap(&mut self.saved, new);
+        self.work = None;
         self.deadline = None;
         self.last_error = None;
         self.state = State::Activated;
-        if let Some(s) = self.session.take() {
-            let st = self.status(State::Activated, None);
-            self.push(Pending::Status(s.info.conn, st));
-            self.push(Pending::DisconnectApp(s.info.conn));
-        }
+        self.close_session(State::Activated, None);
         if let Some(w) = self.window.take() {
             self.push(Pending::StopWindow(w.modes));
         }
@@ -1693,14 +1760,12 @@ impl Machine {
         if let Some(s) = self.session.take() {
             self.reject(s.info.conn, PairError::Aborted);
         }
-        self.work = None;
-        self.deadline = None;
-        self.activation = Activation::default();
-        self.ip = None;
+        self.forget_attempt();
         let mut disconnect = on_new_network;
         match kind {
             ResetKind::Network => {
-                if self.saved.wifi.take().is_some() {
+                if self.saved.wifi.is_some() {
+                    self.saved.wifi = None; // dropped in place, not moved out (16 B smaller)
                     disconnect = true;
                     self.push(Pending::Persist(PersistReason::NetworkReset));
                 }
@@ -1774,6 +1839,61 @@ mod tests {
             differs |= x != d;
         }
         assert!(differs, "a seeded machine must jitter");
+    }
+
+    #[test]
+    fn backoff_and_jitter_equal_the_64_bit_formulas() {
+        // The formulas as first written (saturating 64-bit arithmetic), over extreme configs.
+        let old_backoff = |base: u64, cap: u64, attempt: u16| {
+            let factor = 1u64.checked_shl(u32::from(attempt.saturating_sub(1))).unwrap_or(u64::MAX);
+            base.saturating_mul(factor).min(cap)
+        };
+        let old_jitter = |d: u64, r: u32| {
+            let half = d / 2;
+            let span = (d - half + 1).min(u64::from(u32::MAX));
+            half + ((u64::from(r) * span) >> 32)
+        };
+        let m = MAX_TIMEOUT_MS;
+        for (base, cap) in [(1, 1), (1, m), (1_000, 30_000), (3, 7), (m - 1, m), (m, m), (65_537, m)] {
+            let p = ConfigParams { backoff_base_ms: base, backoff_cap_ms: cap, ..Default::default() };
+            let c = Config::new(p).unwrap();
+            let mut machine = Machine::new(c);
+            let mut rng = 0x9E37_79B9u32;
+            machine.set_jitter_seed(rng);
+            for attempt in (0..=300).chain([u16::MAX - 1, u16::MAX]) {
+                let d = c.backoff_ms(attempt);
+                assert_eq!(d, old_backoff(base, cap, attempt), "{base} {cap} {attempt}");
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                assert_eq!(machine.retry_delay(attempt), old_jitter(d, rng), "{base} {cap} {attempt}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_queue_is_a_bounded_fifo_across_wrap_around() {
+        let mut q = Queue::new();
+        let mut next_in = 0u16;
+        let mut next_out = 0u16;
+        // Fill, then alternate pushes and pops so head and tail wrap many times.
+        for round in 0..100 {
+            while q.push_back(Pending::StartActivation(next_in)) {
+                next_in += 1;
+            }
+            assert_eq!(q.len(), ACTION_QUEUE_LEN);
+            assert!(!q.push_back(Pending::EraseStorage), "a full queue refuses");
+            for _ in 0..(round % ACTION_QUEUE_LEN) + 1 {
+                assert_eq!(q.front(), Some(&Pending::StartActivation(next_out)));
+                assert_eq!(q.pop_front(), Some(Pending::StartActivation(next_out)));
+                next_out += 1;
+            }
+        }
+        while let Some(p) = q.pop_front() {
+            assert_eq!(p, Pending::StartActivation(next_out));
+            next_out += 1;
+        }
+        assert_eq!((q.len(), q.front(), next_out), (0, None, next_in));
     }
 
     #[test]
