@@ -414,30 +414,24 @@ impl AppToDevice {
         Some(match t {
             0x02 => AppToDevice::ScanRequest(ScanRequest::decode_body(r)?),
             0x03 => AppToDevice::Provision(Provision::decode_body(r)?),
-            0x06 => {
+            _ => {
+                // Reset has one field; the other bodies are empty. Unknown fields from newer
+                // peers are skipped. (One map loop for all: smaller, size report.)
                 let mut kind = None;
                 let mut f = r.map()?;
                 while let Some(k) = f.next(r)? {
-                    match k {
-                        0 => {
-                            let k = ResetKind::from_code(r.u8()?);
-                            kind = Some(r.required(k)?);
-                        }
-                        _ => r.skip()?,
+                    if t == 0x06 && k == 0 {
+                        let k = ResetKind::from_code(r.u8()?);
+                        kind = Some(r.required(k)?);
+                    } else {
+                        r.skip()?;
                     }
-                }
-                AppToDevice::Reset(r.required(kind)?)
-            }
-            _ => {
-                // Empty bodies; unknown fields from newer peers are skipped.
-                let mut f = r.map()?;
-                while f.next(r)?.is_some() {
-                    r.skip()?;
                 }
                 match t {
                     0x01 => AppToDevice::GetDeviceInfo,
                     0x04 => AppToDevice::GetStatus,
                     0x05 => AppToDevice::Abort,
+                    0x06 => AppToDevice::Reset(r.required(kind)?),
                     0x07 => AppToDevice::Ack,
                     other => return r.fail(WireError::UnknownType(other)),
                 }
