@@ -636,11 +636,23 @@ impl<C: Crypto> DeviceSession<C> {
         if !matches!(self.state, DeviceState::Idle | DeviceState::AwaitingConfirm(_)) {
             return Err(SessionError::BadState);
         }
-        let request = match parse_packet(packet)? {
-            Packet::PairRequest(r) => r,
-            Packet::Alert(code) => return Err(SessionError::Peer(code)),
-            _ => return Err(SessionError::BadState),
-        };
+        match parse_packet(packet)? {
+            Packet::PairRequest(r) => self.pair_request(&r, out),
+            Packet::Alert(code) => Err(SessionError::Peer(code)),
+            _ => Err(SessionError::BadState),
+        }
+    }
+
+    /// [`DeviceSession::handle_pair_request`] for a request the caller already parsed (the
+    /// device engine parses each packet once).
+    pub(crate) fn pair_request(
+        &mut self,
+        request: &PairRequest<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, SessionError> {
+        if !matches!(self.state, DeviceState::Idle | DeviceState::AwaitingConfirm(_)) {
+            return Err(SessionError::BadState);
+        }
         let out = out.get_mut(..PAIR_RESPONSE_LEN).ok_or(SessionError::BufferTooSmall)?;
         let context = spake2p_context(self.device, request.mode);
         let id_verifier = spake2p_id_verifier(self.device);
@@ -680,14 +692,25 @@ impl<C: Crypto> DeviceSession<C> {
         if !matches!(self.state, DeviceState::AwaitingConfirm(_)) {
             return Err(SessionError::BadState);
         }
-        let confirm = match parse_packet(packet)? {
-            Packet::PairConfirm(c) => c,
+        match parse_packet(packet)? {
+            Packet::PairConfirm(c) => self.pair_confirm(&c, out),
             Packet::Alert(code) => {
                 self.state = DeviceState::Failed;
-                return Err(SessionError::Peer(code));
+                Err(SessionError::Peer(code))
             }
-            _ => return Err(SessionError::BadState),
-        };
+            _ => Err(SessionError::BadState),
+        }
+    }
+
+    /// [`DeviceSession::handle_pair_confirm`] for a confirmation the caller already parsed.
+    pub(crate) fn pair_confirm(
+        &mut self,
+        confirm: &PairConfirm<'_>,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, SessionError> {
+        if !matches!(self.state, DeviceState::AwaitingConfirm(_)) {
+            return Err(SessionError::BadState);
+        }
         if let Some(record) = &confirm.record {
             if out.len() < record.ciphertext.len() {
                 return Err(SessionError::BufferTooSmall);
@@ -726,6 +749,18 @@ impl<C: Crypto> DeviceSession<C> {
             _ => None,
         };
         open_packet(&mut self.crypto, records, packet, out)
+    }
+
+    /// [`DeviceSession::open`] for a record the caller already parsed.
+    pub(crate) fn open_record(
+        &mut self,
+        record: &Record<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, SessionError> {
+        match &mut self.state {
+            DeviceState::Established(records) => records.open(&mut self.crypto, record, out),
+            _ => Err(SessionError::BadState),
+        }
     }
 }
 
