@@ -657,22 +657,28 @@ impl<C: Crypto> DeviceSession<C> {
         let context = spake2p_context(self.device, request.mode);
         let id_verifier = spake2p_id_verifier(self.device);
         let ids = Identities { context: &context, id_prover: &[], id_verifier: &id_verifier };
-        let keys = match VerifierKeys::respond(
+        // The keys go straight into the state, and the response is written from there.
+        self.state = match VerifierKeys::respond(
             &mut self.crypto,
             &self.verifier,
             &ids,
             request.share_p,
         ) {
-            Ok(keys) => keys,
+            Ok(keys) => DeviceState::AwaitingConfirm(keys),
             Err(e) => {
                 self.state = DeviceState::Failed;
                 return Err(e.into());
             }
         };
-        let len = PairResponse { share_v: keys.share(), confirm_v: keys.confirm_v() }.encode(out)?;
-        self.state = DeviceState::AwaitingConfirm(keys);
         self.mode = Some(request.mode);
-        Ok(len)
+        match &self.state {
+            // `out` has the response's length: encoding cannot fail.
+            DeviceState::AwaitingConfirm(keys) => {
+                PairResponse { share_v: keys.share(), confirm_v: keys.confirm_v() }.encode(out)
+            }
+            _ => Err(WireError::BufferTooSmall),
+        }
+        .map_err(SessionError::from)
     }
 
     /// Handles a `PairConfirm`. On success the session is established and, if the packet
@@ -716,19 +722,19 @@ impl<C: Crypto> DeviceSession<C> {
                 return Err(SessionError::BufferTooSmall);
             }
         }
-        let DeviceState::AwaitingConfirm(keys) =
-            core::mem::replace(&mut self.state, DeviceState::Failed)
-        else {
+        let DeviceState::AwaitingConfirm(keys) = &self.state else {
             return Err(SessionError::BadState);
         };
-        let k_shared = keys.verify(confirm.confirm_p)?;
-        let mut records = RecordLayer::derive(&mut self.crypto, &k_shared, Role::Device)?;
-        let first = match &confirm.record {
-            Some(record) => records.open(&mut self.crypto, record, out).map(Some),
+        let k_shared = keys.verify(confirm.confirm_p);
+        // The handshake keys are wiped, whatever the outcome.
+        self.state = DeviceState::Failed;
+        let k_shared = k_shared?;
+        self.state =
+            DeviceState::Established(RecordLayer::derive(&mut self.crypto, &k_shared, Role::Device)?);
+        match &confirm.record {
+            Some(record) => self.open_record(record, out).map(Some),
             None => Ok(None),
-        };
-        self.state = DeviceState::Established(records);
-        first
+        }
     }
 
     /// Seals `plaintext` into a `Record` packet in `out` ([`record_len`] bytes); returns its

@@ -554,8 +554,10 @@ impl VerifierKeys {
         &self.confirm_v
     }
 
-    /// Checks the prover's `confirmP` in constant time and yields `K_shared`.
-    pub fn verify(self, confirm_p: &Confirmation) -> Result<SharedKey, Spake2pError> {
+    /// Checks the prover's `confirmP` in constant time and yields `K_shared`. (Borrows: the
+    /// device session checks the keys where they are stored and then wipes them, instead of
+    /// moving them out first.)
+    pub fn verify(&self, confirm_p: &Confirmation) -> Result<SharedKey, Spake2pError> {
         if bool::from(self.expected_confirm_p.ct_eq(confirm_p)) {
             Ok(self.k_shared.clone())
         } else {
