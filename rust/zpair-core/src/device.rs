@@ -362,7 +362,7 @@ impl<C: Crypto> Device<C> {
             None => return None,
         };
         let mode = self.machine.session().map(|s| s.mode)?;
-        match msg {
+        let event = match msg {
             AppToDevice::GetDeviceInfo => {
                 let info = DeviceInfo {
                     protocol_version: crate::PROTOCOL_VERSION,
@@ -373,37 +373,28 @@ impl<C: Crypto> Device<C> {
                     capabilities: self.identity.capabilities,
                 };
                 let n = info.encode(&mut self.rx).ok()?;
-                self.seal_rx(n)
+                return self.seal_rx(n);
             }
-            AppToDevice::GetStatus => self.reply_status(None),
-            AppToDevice::ScanRequest(_) => {
-                match self.machine.handle(now_ms, Event::ScanRequested { conn }) {
-                    Ok(()) => None,
-                    Err(_) => self.reply_status(Some(PairError::UnexpectedMessage)),
-                }
-            }
-            AppToDevice::Provision(p) => {
-                let staged = Staged { mode, wifi: p.wifi, token: p.token, endpoint: p.endpoint };
-                match self.machine.handle(now_ms, Event::CredentialsReceived { conn, staged }) {
-                    Ok(()) => None,
-                    Err(_) => self.reply_status(Some(PairError::UnexpectedMessage)),
-                }
-            }
-            AppToDevice::Abort => {
-                let _ = self.machine.handle(now_ms, Event::Abort);
-                None
-            }
-            AppToDevice::Reset(kind) => {
-                let kind = match kind {
-                    ResetKind::NetworkOnly => MachineReset::Network,
-                    ResetKind::Factory => MachineReset::Factory,
-                };
-                match self.machine.handle(now_ms, Event::Reset(kind)) {
-                    Ok(()) => None,
-                    Err(_) => self.reply_status(Some(PairError::UnexpectedMessage)),
-                }
-            }
-            AppToDevice::Ack => None,
+            AppToDevice::GetStatus => return self.reply_status(None),
+            AppToDevice::Ack => return None,
+            // The requests that are machine events; the app hears about a refusal at once.
+            // (One `handle` call and one refusal for all: size report.)
+            AppToDevice::ScanRequest(_) => Event::ScanRequested { conn },
+            AppToDevice::Provision(p) => Event::CredentialsReceived {
+                conn,
+                staged: Staged { mode, wifi: p.wifi, token: p.token, endpoint: p.endpoint },
+            },
+            AppToDevice::Abort => Event::Abort,
+            AppToDevice::Reset(kind) => Event::Reset(match kind {
+                ResetKind::NetworkOnly => MachineReset::Network,
+                ResetKind::Factory => MachineReset::Factory,
+            }),
+        };
+        // An abort is not answered, whatever its outcome.
+        let abort = matches!(event, Event::Abort);
+        match self.machine.handle(now_ms, event) {
+            Err(_) if !abort => self.reply_status(Some(PairError::UnexpectedMessage)),
+            _ => None,
         }
     }
 
