@@ -341,20 +341,13 @@ fn parse_record(bytes: &[u8]) -> Result<Record<'_>, WireError> {
     if bytes.first() != Some(&TYPE_RECORD) {
         return Err(bytes.first().map_or(WireError::Truncated, |&t| WireError::UnknownType(t)));
     }
-    if bytes.len() < RECORD_OVERHEAD {
-        return Err(WireError::Truncated);
-    }
-    let ct_len = bytes.len() - RECORD_OVERHEAD;
-    if ct_len > MAX_PLAINTEXT_LEN {
+    let (header, rest) = bytes.split_first_chunk().ok_or(WireError::Truncated)?;
+    let (ciphertext, tag) = rest.split_last_chunk().ok_or(WireError::Truncated)?;
+    if ciphertext.len() > MAX_PLAINTEXT_LEN {
         return Err(WireError::TooLong);
     }
-    let header: &[u8; RECORD_HEADER_LEN] = array_at(bytes, 0)?;
-    let seq = u32::from_be_bytes(*array_at::<4>(bytes, 1)?);
-    let ciphertext = bytes
-        .get(RECORD_HEADER_LEN..RECORD_HEADER_LEN + ct_len)
-        .ok_or(WireError::Truncated)?;
-    let tag = array_at(bytes, RECORD_HEADER_LEN + ct_len)?;
-    Ok(Record { seq, header, ciphertext, tag })
+    let [_, a, b, c, d] = *header;
+    Ok(Record { seq: u32::from_be_bytes([a, b, c, d]), header, ciphertext, tag })
 }
 
 /// Decodes one packet. Never panics; every malformed input yields a typed [`WireError`]:
