@@ -722,12 +722,18 @@ impl<C: Crypto> DeviceSession<C> {
         let DeviceState::AwaitingConfirm(keys) = &self.state else {
             return Err(SessionError::BadState);
         };
-        let k_shared = keys.verify(confirm.confirm_p);
+        let records = match keys.check(confirm.confirm_p) {
+            Some(k_shared) => RecordLayer::derive(&mut self.crypto, k_shared, Role::Device),
+            None => Err(SessionError::WrongSetupCode),
+        };
         // The handshake keys are wiped, whatever the outcome.
-        self.state = DeviceState::Failed;
-        let k_shared = k_shared?;
-        self.state =
-            DeviceState::Established(RecordLayer::derive(&mut self.crypto, &k_shared, Role::Device)?);
+        self.state = match records {
+            Ok(records) => DeviceState::Established(records),
+            Err(e) => {
+                self.state = DeviceState::Failed;
+                return Err(e);
+            }
+        };
         match &confirm.record {
             Some(record) => self.open_record(record, out).map(Some),
             None => Ok(None),

@@ -558,11 +558,12 @@ impl VerifierKeys {
     /// device session checks the keys where they are stored and then wipes them, instead of
     /// moving them out first.)
     pub fn verify(&self, confirm_p: &Confirmation) -> Result<SharedKey, Spake2pError> {
-        if bool::from(self.expected_confirm_p.ct_eq(confirm_p)) {
-            Ok(self.k_shared.clone())
-        } else {
-            Err(Spake2pError::ConfirmationFailed)
-        }
+        self.check(confirm_p).cloned().ok_or(Spake2pError::ConfirmationFailed)
+    }
+
+    /// [`VerifierKeys::verify`] without a copy of `K_shared`.
+    pub(crate) fn check(&self, confirm_p: &Confirmation) -> Option<&SharedKey> {
+        bool::from(self.expected_confirm_p.ct_eq(confirm_p)).then_some(&self.k_shared)
     }
 }
 
