@@ -654,28 +654,19 @@ impl<C: Crypto> DeviceSession<C> {
         let context = spake2p_context(self.device, request.mode);
         let id_verifier = spake2p_id_verifier(self.device);
         let ids = Identities { context: &context, id_prover: &[], id_verifier: &id_verifier };
-        // The keys go straight into the state, and the response is written from there.
-        self.state = match VerifierKeys::respond(
-            &mut self.crypto,
-            &self.verifier,
-            &ids,
-            request.share_p,
-        ) {
-            Ok(keys) => DeviceState::AwaitingConfirm(keys),
-            Err(e) => {
-                self.state = DeviceState::Failed;
-                return Err(e.into());
-            }
+        // The keys are computed straight into the state, and the response is written from there.
+        self.state = DeviceState::AwaitingConfirm(VerifierKeys::EMPTY);
+        let DeviceState::AwaitingConfirm(keys) = &mut self.state else {
+            return Err(SessionError::BadState);
         };
-        self.mode = Some(request.mode);
-        match &self.state {
-            // `out` has the response's length: encoding cannot fail.
-            DeviceState::AwaitingConfirm(keys) => {
-                PairResponse { share_v: keys.share(), confirm_v: keys.confirm_v() }.encode(out)
-            }
-            _ => Err(WireError::BufferTooSmall),
+        if let Err(e) = keys.respond_in_place(&mut self.crypto, &self.verifier, &ids, request.share_p) {
+            // (This wipes what was computed.)
+            self.state = DeviceState::Failed;
+            return Err(e.into());
         }
-        .map_err(SessionError::from)
+        self.mode = Some(request.mode);
+        // `out` has the response's length: encoding cannot fail.
+        Ok(PairResponse { share_v: keys.share(), confirm_v: keys.confirm_v() }.encode(out)?)
     }
 
     /// Handles a `PairConfirm`. On success the session is established and, if the packet

@@ -519,6 +519,29 @@ impl VerifierKeys {
         ids: &Identities<'_>,
         share_p: &Point,
     ) -> Result<Self, Spake2pError> {
+        let mut keys = VerifierKeys::EMPTY;
+        keys.respond_in_place(crypto, verifier, ids, share_p)?;
+        Ok(keys)
+    }
+
+    /// No keys yet (all zero), to be filled by [`VerifierKeys::respond_in_place`].
+    pub(crate) const EMPTY: VerifierKeys = VerifierKeys {
+        share_v: [0; P256_POINT_LEN],
+        confirm_v: [0; CONFIRM_LEN],
+        expected_confirm_p: [0; CONFIRM_LEN],
+        k_shared: SharedKey([0; SHARED_KEY_LEN]),
+    };
+
+    /// [`VerifierKeys::respond`] into `self`, where the keys are kept (the device session's
+    /// state): returning them moves 164 bytes (size report). On an error `self` holds partial
+    /// results: drop it (it is wiped).
+    pub(crate) fn respond_in_place<C: Crypto>(
+        &mut self,
+        crypto: &mut C,
+        verifier: &Verifier,
+        ids: &Identities<'_>,
+        share_p: &Point,
+    ) -> Result<(), Spake2pError> {
         // Precomputed: 1 fixed-base + 2 variable-base multiplications per handshake (with Z
         // and V); otherwise w0*M and w0*N are computed here first (1 + 4).
         let computed;
@@ -532,16 +555,14 @@ impl VerifierKeys {
         let t = Zeroizing::new(crypto.p256_add(share_p, &b.neg_w0_m).map_err(share_err)?);
         let y = Zeroizing::new(crypto.p256_random_scalar()?);
         let yg = Zeroizing::new(crypto.p256_mul(&y, None)?);
-        let share_v = crypto.p256_add(&yg, &b.w0_n)?;
+        self.share_v = crypto.p256_add(&yg, &b.w0_n)?;
         let z = Zeroizing::new(crypto.p256_mul(&y, Some(&t))?);
         let v = Zeroizing::new(crypto.p256_mul(&y, Some(&verifier.l))?);
-        let s = key_schedule(crypto, ids, share_p, &share_v, &z, &v, &verifier.w0)?;
-        Ok(VerifierKeys {
-            share_v,
-            confirm_v: s.confirm_v,
-            expected_confirm_p: s.confirm_p,
-            k_shared: s.k_shared,
-        })
+        let s = key_schedule(crypto, ids, share_p, &self.share_v, &z, &v, &verifier.w0)?;
+        self.confirm_v = s.confirm_v;
+        self.expected_confirm_p = s.confirm_p;
+        self.k_shared = s.k_shared;
+        Ok(())
     }
 
     /// `shareV`, to send to the prover.
