@@ -91,6 +91,16 @@ fn wire_status(status: &MachineStatus) -> Status {
     s
 }
 
+/// Where a packet from the app leads ([`Device::receive`]).
+enum Step {
+    /// Send `tx[..n]` back (the handshake's response).
+    Respond(usize),
+    /// Dispatch the application message decrypted into `rx[..n]`.
+    Dispatch(usize),
+    /// Nothing more to do.
+    Done,
+}
+
 /// The device engine. See the [module documentation](self).
 pub struct Device<C: Crypto> {
     identity: Identity,
@@ -199,69 +209,53 @@ impl<C: Crypto> Device<C> {
             self.session.reset();
             self.session_conn = Some(conn);
         }
-        let parsed = match parse_packet(packet) {
-            Ok(p) => p,
-            Err(e) => {
-                self.fail(now_ms, conn, info.phase, PairError::from(e));
-                return None;
-            }
-        };
-        match parsed {
-            Packet::PairRequest(req) => {
-                if info.phase == SessionPhase::Established {
-                    self.fail(now_ms, conn, info.phase, PairError::UnexpectedMessage);
-                    return None;
-                }
-                if req.mode != info.mode {
-                    // The app claims another transport than the one it came through.
-                    self.fail(now_ms, conn, info.phase, PairError::UnexpectedMessage);
-                    return None;
-                }
-                match self.session.handle_pair_request(packet, &mut self.tx) {
-                    Ok(n) => {
-                        let _ = self.machine.handle(now_ms, Event::HandshakeStarted { conn });
-                        self.tx.get(..n)
-                    }
-                    Err(e) => {
-                        self.fail(now_ms, conn, info.phase, e.into());
-                        None
+        // Every outcome ends in one of three places (reply at once, dispatch a message, fail
+        // the session): one `fail` call instead of one per error (size report).
+        let phase = info.phase;
+        let step = match parse_packet(packet) {
+            Err(e) => Err((phase, PairError::from(e))),
+            Ok(Packet::PairRequest(req)) => {
+                if phase == SessionPhase::Established || req.mode != info.mode {
+                    // Too late, or the app claims another transport than the one it came
+                    // through.
+                    Err((phase, PairError::UnexpectedMessage))
+                } else {
+                    match self.session.pair_request(&req, &mut self.tx) {
+                        Ok(n) => Ok(Step::Respond(n)),
+                        Err(e) => Err((phase, e.into())),
                     }
                 }
             }
-            Packet::PairConfirm(_) => {
-                match self.session.handle_pair_confirm(packet, &mut self.rx) {
+            Ok(Packet::PairConfirm(confirm)) => {
+                match self.session.pair_confirm(&confirm, &mut self.rx) {
                     Ok(first) => {
                         let _ = self.machine.handle(now_ms, Event::HandshakeOk { conn });
-                        match first {
-                            Some(n) => self.dispatch(now_ms, conn, n),
-                            None => None,
-                        }
+                        Ok(first.map_or(Step::Done, Step::Dispatch))
                     }
                     Err(SessionError::RecordRejected) => {
                         // Keys confirmed, but the embedded record did not open.
                         let _ = self.machine.handle(now_ms, Event::HandshakeOk { conn });
-                        self.fail(now_ms, conn, SessionPhase::Established, PairError::RecordRejected);
-                        None
+                        Err((SessionPhase::Established, PairError::RecordRejected))
                     }
-                    Err(e) => {
-                        self.fail(now_ms, conn, info.phase, e.into());
-                        None
-                    }
+                    Err(e) => Err((phase, e.into())),
                 }
             }
-            Packet::Record(_) => match self.session.open(packet, &mut self.rx) {
-                Ok(n) => self.dispatch(now_ms, conn, n),
-                Err(e) => {
-                    self.fail(now_ms, conn, info.phase, e.into());
-                    None
-                }
+            Ok(Packet::Record(record)) => match self.session.open_record(&record, &mut self.rx) {
+                Ok(n) => Ok(Step::Dispatch(n)),
+                Err(e) => Err((phase, e.into())),
             },
-            Packet::Alert(code) => {
-                self.fail(now_ms, conn, info.phase, code);
-                None
+            Ok(Packet::Alert(code)) => Err((phase, code)),
+            Ok(Packet::PairResponse(_)) => Err((phase, PairError::UnexpectedMessage)),
+        };
+        match step {
+            Ok(Step::Respond(n)) => {
+                let _ = self.machine.handle(now_ms, Event::HandshakeStarted { conn });
+                self.tx.get(..n)
             }
-            Packet::PairResponse(_) => {
-                self.fail(now_ms, conn, info.phase, PairError::UnexpectedMessage);
+            Ok(Step::Dispatch(n)) => self.dispatch(now_ms, conn, n),
+            Ok(Step::Done) => None,
+            Err((phase, error)) => {
+                self.fail(now_ms, conn, phase, error);
                 None
             }
         }
@@ -368,7 +362,7 @@ impl<C: Crypto> Device<C> {
             None => return None,
         };
         let mode = self.machine.session().map(|s| s.mode)?;
-        match msg {
+        let event = match msg {
             AppToDevice::GetDeviceInfo => {
                 let info = DeviceInfo {
                     protocol_version: crate::PROTOCOL_VERSION,
@@ -379,37 +373,28 @@ impl<C: Crypto> Device<C> {
                     capabilities: self.identity.capabilities,
                 };
                 let n = info.encode(&mut self.rx).ok()?;
-                self.seal_rx(n)
+                return self.seal_rx(n);
             }
-            AppToDevice::GetStatus => self.reply_status(None),
-            AppToDevice::ScanRequest(_) => {
-                match self.machine.handle(now_ms, Event::ScanRequested { conn }) {
-                    Ok(()) => None,
-                    Err(_) => self.reply_status(Some(PairError::UnexpectedMessage)),
-                }
-            }
-            AppToDevice::Provision(p) => {
-                let staged = Staged { mode, wifi: p.wifi, token: p.token, endpoint: p.endpoint };
-                match self.machine.handle(now_ms, Event::CredentialsReceived { conn, staged }) {
-                    Ok(()) => None,
-                    Err(_) => self.reply_status(Some(PairError::UnexpectedMessage)),
-                }
-            }
-            AppToDevice::Abort => {
-                let _ = self.machine.handle(now_ms, Event::Abort);
-                None
-            }
-            AppToDevice::Reset(kind) => {
-                let kind = match kind {
-                    ResetKind::NetworkOnly => MachineReset::Network,
-                    ResetKind::Factory => MachineReset::Factory,
-                };
-                match self.machine.handle(now_ms, Event::Reset(kind)) {
-                    Ok(()) => None,
-                    Err(_) => self.reply_status(Some(PairError::UnexpectedMessage)),
-                }
-            }
-            AppToDevice::Ack => None,
+            AppToDevice::GetStatus => return self.reply_status(None),
+            AppToDevice::Ack => return None,
+            // The requests that are machine events; the app hears about a refusal at once.
+            // (One `handle` call and one refusal for all: size report.)
+            AppToDevice::ScanRequest(_) => Event::ScanRequested { conn },
+            AppToDevice::Provision(p) => Event::CredentialsReceived {
+                conn,
+                staged: Staged { mode, wifi: p.wifi, token: p.token, endpoint: p.endpoint },
+            },
+            AppToDevice::Abort => Event::Abort,
+            AppToDevice::Reset(kind) => Event::Reset(match kind {
+                ResetKind::NetworkOnly => MachineReset::Network,
+                ResetKind::Factory => MachineReset::Factory,
+            }),
+        };
+        // An abort is not answered, whatever its outcome.
+        let abort = matches!(event, Event::Abort);
+        match self.machine.handle(now_ms, event) {
+            Err(_) if !abort => self.reply_status(Some(PairError::UnexpectedMessage)),
+            _ => None,
         }
     }
 

@@ -13,109 +13,113 @@
 /// Codes are grouped: `0x1x` session, `0x2x` credentials, `0x3x` network, `0x4x` cellular,
 /// `0x5x` cloud/activation, `0x6x` device. Unknown codes from a newer peer decode as
 /// [`PairError::Unknown`] instead of failing.
+//
+// The discriminants are the wire codes: `code` and `from_code` below are then (nearly) the
+// identity and compile to a few instructions instead of a jump table (size report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum PairError {
     // --- session (0x10..) ---
     /// The peer speaks a protocol version this device does not (0x10).
-    UnsupportedVersion,
+    UnsupportedVersion = 0x10,
     /// A frame or message could not be decoded (0x11).
-    MalformedMessage,
+    MalformedMessage = 0x11,
     /// The SPAKE2+ confirmation failed: the setup code is wrong (0x12).
-    WrongSetupCode,
+    WrongSetupCode = 0x12,
     /// Too many failed attempts: the pairing window is locked for a while (0x13).
-    LockedOut,
+    LockedOut = 0x13,
     /// The session was idle for too long (0x14).
-    SessionTimeout,
+    SessionTimeout = 0x14,
     /// The pairing window is closed (0x15).
-    WindowClosed,
+    WindowClosed = 0x15,
     /// Another app already holds the session (0x16).
-    Busy,
+    Busy = 0x16,
     /// A record failed authentication, was replayed or arrived out of order (0x17).
-    RecordRejected,
+    RecordRejected = 0x17,
     /// A message arrived that is not allowed in the current state (0x18).
-    UnexpectedMessage,
+    UnexpectedMessage = 0x18,
     /// The app closed or lost the connection (0x19).
-    Disconnected,
+    Disconnected = 0x19,
 
     // --- credentials (0x20..) ---
     /// SSID empty or longer than 32 bytes (0x20).
-    InvalidSsid,
+    InvalidSsid = 0x20,
     /// Passphrase not 8-63 printable characters or 64 hex digits, or given for an open network (0x21).
-    InvalidPassphrase,
+    InvalidPassphrase = 0x21,
     /// Security type unknown or not supported by this radio (0x22).
-    UnsupportedSecurity,
+    UnsupportedSecurity = 0x22,
     /// Activation token malformed (0x23).
-    InvalidToken,
+    InvalidToken = 0x23,
     /// Cloud endpoint or region malformed (0x24).
-    InvalidEndpoint,
+    InvalidEndpoint = 0x24,
     /// Credentials required for this mode are missing (0x25).
-    MissingCredentials,
+    MissingCredentials = 0x25,
 
     // --- network (0x30..) ---
     /// No access point with that SSID was found (0x30).
-    ApNotFound,
+    ApNotFound = 0x30,
     /// The access point rejected the passphrase (0x31).
-    WrongPassword,
+    WrongPassword = 0x31,
     /// Association failed for another reason (0x32).
-    AssociationFailed,
+    AssociationFailed = 0x32,
     /// No DHCP lease in time (0x33).
-    DhcpTimeout,
+    DhcpTimeout = 0x33,
     /// Link is up but the cloud's name could not be resolved (0x34).
-    DnsFailed,
+    DnsFailed = 0x34,
     /// The link went down during pairing (0x35).
-    LinkLost,
+    LinkLost = 0x35,
     /// No cable / no carrier (wired) (0x36).
-    NoLink,
+    NoLink = 0x36,
 
     // --- cellular (0x40..) ---
     /// No SIM card, or the SIM is locked (0x40).
-    SimMissing,
+    SimMissing = 0x40,
     /// The network denied registration (0x41).
-    RegistrationDenied,
+    RegistrationDenied = 0x41,
     /// The modem did not attach in time (0x42).
-    AttachTimeout,
+    AttachTimeout = 0x42,
     /// The modem does not answer (0x43).
-    ModemFailure,
+    ModemFailure = 0x43,
 
     // --- cloud / activation (0x50..) ---
     /// The cloud could not be reached; it is retried with backoff until the deadline (0x50).
-    CloudUnreachable,
+    CloudUnreachable = 0x50,
     /// The activation token expired (0x51).
-    TokenExpired,
+    TokenExpired = 0x51,
     /// The activation token was already used (0x52).
-    TokenUsed,
+    TokenUsed = 0x52,
     /// The cloud does not know this token (0x53).
-    TokenUnknown,
+    TokenUnknown = 0x53,
     /// The token belongs to another user or region (0x54).
-    TokenMismatch,
+    TokenMismatch = 0x54,
     /// The cloud does not know this device (0x55).
-    DeviceUnknown,
+    DeviceUnknown = 0x55,
     /// The device's identity proof was refused (0x56).
-    DeviceAuthFailed,
+    DeviceAuthFailed = 0x56,
     /// The device's product is not allowed for this token (0x57).
-    ProductMismatch,
+    ProductMismatch = 0x57,
     /// Too many attempts: the cloud asks to slow down (0x58).
-    RateLimited,
+    RateLimited = 0x58,
     /// The cloud refused for a reason without a code of its own (0x59).
-    CloudRejected,
+    CloudRejected = 0x59,
     /// The cloud's TLS certificate could not be verified (0x5a).
-    CloudCertificate,
+    CloudCertificate = 0x5a,
 
     // --- device (0x60..) ---
     /// Persistent storage failed (0x60).
-    StorageFailed,
+    StorageFailed = 0x60,
     /// The overall pairing deadline passed (0x61).
-    DeadlineExceeded,
+    DeadlineExceeded = 0x61,
     /// The app aborted the pairing (0x62).
-    Aborted,
+    Aborted = 0x62,
     /// An internal error (0x63).
-    Internal,
+    Internal = 0x63,
     /// The device ran out of a bounded resource (buffer, slot) (0x64).
-    NoResources,
+    NoResources = 0x64,
 
     /// A code this build does not know (from a newer peer).
-    Unknown(u8),
+    Unknown(u8) = 0,
 }
 
 macro_rules! codes {

@@ -337,15 +337,18 @@ impl core::fmt::Debug for SharedKey {
     }
 }
 
-/// Output of the key schedule.
-struct Schedule {
-    confirm_p: Confirmation,
-    confirm_v: Confirmation,
-    k_shared: SharedKey,
+/// Where the key schedule writes: `confirmP`, `confirmV`, `K_shared` (written in place, in
+/// the keys that keep them: returning them moves 96 bytes (size report)).
+struct Schedule<'k> {
+    confirm_p: &'k mut Confirmation,
+    confirm_v: &'k mut Confirmation,
+    k_shared: &'k mut SharedKey,
 }
 
 /// TT, K_main and the keys derived from it (RFC 9383 3.4). `z`, `v`: the shared points.
+#[allow(clippy::too_many_arguments)]
 fn key_schedule<C: Crypto>(
+    out: Schedule<'_>,
     crypto: &mut C,
     ids: &Identities<'_>,
     share_p: &Point,
@@ -353,7 +356,7 @@ fn key_schedule<C: Crypto>(
     z: &Point,
     v: &Point,
     w0: &Scalar,
-) -> Result<Schedule, CryptoError> {
+) -> Result<(), CryptoError> {
     let len = |s: &[u8]| (s.len() as u64).to_le_bytes();
     let (l_ctx, l_idp, l_idv) = (len(ids.context), len(ids.id_prover), len(ids.id_verifier));
     let l_point = len(&M);
@@ -382,11 +385,10 @@ fn key_schedule<C: Crypto>(
     ]));
     let mut confirm_keys = Zeroizing::new([0u8; 64]);
     crypto.hkdf_sha256(&[], &k_main[..], b"ConfirmationKeys", &mut confirm_keys[..])?;
-    let mut k_shared = SharedKey([0; SHARED_KEY_LEN]);
-    crypto.hkdf_sha256(&[], &k_main[..], b"SharedKey", &mut k_shared.0)?;
-    let confirm_p = crypto.hmac_sha256(&confirm_keys[..32], &[share_v]);
-    let confirm_v = crypto.hmac_sha256(&confirm_keys[32..], &[share_p]);
-    Ok(Schedule { confirm_p, confirm_v, k_shared })
+    crypto.hkdf_sha256(&[], &k_main[..], b"SharedKey", &mut out.k_shared.0)?;
+    *out.confirm_p = crypto.hmac_sha256(&confirm_keys[..32], &[share_v]);
+    *out.confirm_v = crypto.hmac_sha256(&confirm_keys[32..], &[share_p]);
+    Ok(())
 }
 
 /// `share - w0*base`, validating `share` (the identity result is refused too).
@@ -456,8 +458,18 @@ impl Prover {
         let t = unblind(crypto, share_v, &self.w0, &N)?;
         let z = Zeroizing::new(crypto.p256_mul(&self.x, Some(&t))?);
         let v = Zeroizing::new(crypto.p256_mul(&self.w1, Some(&t))?);
-        let s = key_schedule(crypto, ids, &self.share_p, share_v, &z, &v, &self.w0)?;
-        Ok(ProverKeys { confirm_p: s.confirm_p, expected_confirm_v: s.confirm_v, k_shared: s.k_shared })
+        let mut keys = ProverKeys {
+            confirm_p: [0; CONFIRM_LEN],
+            expected_confirm_v: [0; CONFIRM_LEN],
+            k_shared: SharedKey([0; SHARED_KEY_LEN]),
+        };
+        let out = Schedule {
+            confirm_p: &mut keys.confirm_p,
+            confirm_v: &mut keys.expected_confirm_v,
+            k_shared: &mut keys.k_shared,
+        };
+        key_schedule(out, crypto, ids, &self.share_p, share_v, &z, &v, &self.w0)?;
+        Ok(keys)
     }
 }
 
@@ -519,6 +531,29 @@ impl VerifierKeys {
         ids: &Identities<'_>,
         share_p: &Point,
     ) -> Result<Self, Spake2pError> {
+        let mut keys = VerifierKeys::EMPTY;
+        keys.respond_in_place(crypto, verifier, ids, share_p)?;
+        Ok(keys)
+    }
+
+    /// No keys yet (all zero), to be filled by [`VerifierKeys::respond_in_place`].
+    pub(crate) const EMPTY: VerifierKeys = VerifierKeys {
+        share_v: [0; P256_POINT_LEN],
+        confirm_v: [0; CONFIRM_LEN],
+        expected_confirm_p: [0; CONFIRM_LEN],
+        k_shared: SharedKey([0; SHARED_KEY_LEN]),
+    };
+
+    /// [`VerifierKeys::respond`] into `self`, where the keys are kept (the device session's
+    /// state): returning them moves 164 bytes (size report). On an error `self` holds partial
+    /// results: drop it (it is wiped).
+    pub(crate) fn respond_in_place<C: Crypto>(
+        &mut self,
+        crypto: &mut C,
+        verifier: &Verifier,
+        ids: &Identities<'_>,
+        share_p: &Point,
+    ) -> Result<(), Spake2pError> {
         // Precomputed: 1 fixed-base + 2 variable-base multiplications per handshake (with Z
         // and V); otherwise w0*M and w0*N are computed here first (1 + 4).
         let computed;
@@ -532,16 +567,16 @@ impl VerifierKeys {
         let t = Zeroizing::new(crypto.p256_add(share_p, &b.neg_w0_m).map_err(share_err)?);
         let y = Zeroizing::new(crypto.p256_random_scalar()?);
         let yg = Zeroizing::new(crypto.p256_mul(&y, None)?);
-        let share_v = crypto.p256_add(&yg, &b.w0_n)?;
+        self.share_v = crypto.p256_add(&yg, &b.w0_n)?;
         let z = Zeroizing::new(crypto.p256_mul(&y, Some(&t))?);
         let v = Zeroizing::new(crypto.p256_mul(&y, Some(&verifier.l))?);
-        let s = key_schedule(crypto, ids, share_p, &share_v, &z, &v, &verifier.w0)?;
-        Ok(VerifierKeys {
-            share_v,
-            confirm_v: s.confirm_v,
-            expected_confirm_p: s.confirm_p,
-            k_shared: s.k_shared,
-        })
+        let out = Schedule {
+            confirm_p: &mut self.expected_confirm_p,
+            confirm_v: &mut self.confirm_v,
+            k_shared: &mut self.k_shared,
+        };
+        key_schedule(out, crypto, ids, share_p, &self.share_v, &z, &v, &verifier.w0)?;
+        Ok(())
     }
 
     /// `shareV`, to send to the prover.
@@ -554,13 +589,16 @@ impl VerifierKeys {
         &self.confirm_v
     }
 
-    /// Checks the prover's `confirmP` in constant time and yields `K_shared`.
-    pub fn verify(self, confirm_p: &Confirmation) -> Result<SharedKey, Spake2pError> {
-        if bool::from(self.expected_confirm_p.ct_eq(confirm_p)) {
-            Ok(self.k_shared.clone())
-        } else {
-            Err(Spake2pError::ConfirmationFailed)
-        }
+    /// Checks the prover's `confirmP` in constant time and yields `K_shared`. (Borrows: the
+    /// device session checks the keys where they are stored and then wipes them, instead of
+    /// moving them out first.)
+    pub fn verify(&self, confirm_p: &Confirmation) -> Result<SharedKey, Spake2pError> {
+        self.check(confirm_p).cloned().ok_or(Spake2pError::ConfirmationFailed)
+    }
+
+    /// [`VerifierKeys::verify`] without a copy of `K_shared`.
+    pub(crate) fn check(&self, confirm_p: &Confirmation) -> Option<&SharedKey> {
+        bool::from(self.expected_confirm_p.ct_eq(confirm_p)).then_some(&self.k_shared)
     }
 }
 
