@@ -43,7 +43,7 @@ const INFO_INDEFINITE: u8 = 31;
 /// the reason is always the first error met, as with `Result`s. This is a size decision: on a
 /// 32-bit MCU an `Option<&[u8]>` or `Option<u8>` returns in registers and `?` on it is one
 /// compare, while a `Result<&[u8], WireError>` returns through memory and every `?` copies it
-/// (about 1 KiB over the decoders a device links; size report).
+/// (600 B over the decoders a device links; size report).
 pub(crate) struct Reader<'b> {
     buf: &'b [u8],
     pos: usize,
