@@ -717,14 +717,14 @@ impl<C: Crypto> DeviceSession<C> {
             Some(k_shared) => RecordLayer::derive(&mut self.crypto, k_shared, Role::Device),
             None => Err(SessionError::WrongSetupCode),
         };
-        // The handshake keys are wiped, whatever the outcome.
-        self.state = match records {
-            Ok(records) => DeviceState::Established(records),
+        // Replacing the state wipes the handshake keys, whatever the outcome.
+        match records {
+            Ok(records) => self.state = DeviceState::Established(records),
             Err(e) => {
                 self.state = DeviceState::Failed;
                 return Err(e);
             }
-        };
+        }
         match &confirm.record {
             Some(record) => self.open_record(record, out).map(Some),
             None => Ok(None),
