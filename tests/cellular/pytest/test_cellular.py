@@ -4,7 +4,7 @@
 
 1. The host helper (tests/wired/host) generates a device identity whose factory data stores
    the setup code (a cellular device shows its payload) and enables only the cellular mode;
-   zpair-cloud imports it and serves plain HTTP on 127.0.0.1:45543 (CONFIG_ZPAIR_CLOUD_PORT).
+   zpair-cloud imports it and serves plain HTTP on 127.0.0.1:24543 (CONFIG_ZPAIR_CLOUD_PORT).
 2. The device gets its factory data through the shell and opens its window: it prints its
    setup payload and QR code and powers its modem up. The fake modem has no SIM: after the
    attach timeout the backend's sim_missing must reach the glue (`zpair status`: modem
@@ -28,7 +28,7 @@ from twister_harness import DeviceAdapter, Shell
 
 logger = logging.getLogger(__name__)
 
-CLOUD_PORT = 45543  # CONFIG_ZPAIR_CLOUD_PORT of prj.conf
+CLOUD_PORT = 24543  # CONFIG_ZPAIR_CLOUD_PORT of prj.conf
 MODE_CELLULAR = 8  # Modes::CELLULAR
 
 # The host side shared with the other pytest tests (tests/common/pytest/zpair_host.py).

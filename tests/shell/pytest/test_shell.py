@@ -61,7 +61,7 @@ def test_commands(unlaunched_dut: DeviceAdapter):
 
     # Provisioning.
     _factory(dut, FACTORY_HEX, r"factory data written: device " + DEVICE + " product 23120")
-    dut.readlines_until(regex=r"wired: listening on UDP port 45551", timeout=20)
+    dut.readlines_until(regex=r"wired: listening on UDP port 24551", timeout=20)
     lines = shell.exec_command("zpair status")
     assert _has(lines, "state: window_open"), lines
     assert _has(lines, "window: wired"), lines

@@ -5,13 +5,13 @@
 
 1. The wired test's host helper (tests/wired/host) generates a device identity: the cloud
    manifest, the device's factory data and its setup code.
-2. zpair-cloud imports the manifest and serves plain HTTP on 127.0.0.1:45551
+2. zpair-cloud imports the manifest and serves plain HTTP on 127.0.0.1:24551
    (CONFIG_ZPAIR_CLOUD_HOST/PORT of prj.conf: a commissioner talking to a plain-HTTP cloud sends
    no cloud host, so the device uses its defaults). A user is created through the app API.
 3. The device gets its factory data through the shell and opens its pairing window: the fake
-   radio enables the access point zpair-XXXX and the pairing listener binds INADDR_ANY:45550,
+   radio enables the access point zpair-XXXX and the pairing listener binds INADDR_ANY:24550,
    a host socket through NSOS. The harness plays the air: it publishes that AP for the
-   commissioner (`<air>/softap/zpair-XXXX.json` -> 127.0.0.1:45550), as zpair-sim does.
+   commissioner (`<air>/softap/zpair-XXXX.json` -> 127.0.0.1:24550), as zpair-sim does.
 4. `zpair scan softap` lists the networks the fake radio has in range.
 5. `zpair pair softap` with a wrong Wi-Fi password: the device stops its AP (one radio) and
    joins; the fake radio refuses the passphrase (WIFI_STATUS_CONN_WRONG_PASSWORD); the device
@@ -40,8 +40,8 @@ from twister_harness import DeviceAdapter, Shell
 
 logger = logging.getLogger(__name__)
 
-CLOUD_PORT = 45551  # CONFIG_ZPAIR_CLOUD_PORT of prj.conf
-SOFTAP_PORT = 45550  # CONFIG_ZPAIR_SOFTAP_PORT of prj.conf
+CLOUD_PORT = 24551  # CONFIG_ZPAIR_CLOUD_PORT of prj.conf
+SOFTAP_PORT = 24550  # CONFIG_ZPAIR_SOFTAP_PORT of prj.conf
 HOME_SSID = "HomeNet"  # CONFIG_ZPAIR_TEST_HOME_SSID (Kconfig): the fake radio's router
 HOME_PSK = "correct horse battery"  # CONFIG_ZPAIR_TEST_HOME_PSK: the only passphrase it accepts
 WRONG_PSK = "incorrect horse battery"

@@ -7,7 +7,7 @@
 2. zpair-cloud imports the manifest and serves plain HTTP on a free loopback port.
 3. A user and a single-use activation token are created through the cloud's app API.
 4. The device gets its factory data through the shell (`zpair factory <hex>`), as on a
-   production line, and opens its pairing window: UDP announcements to 127.0.0.1:45542.
+   production line, and opens its pairing window: UDP announcements to 127.0.0.1:24542.
 5. The helper, playing the app, waits for the announcement, runs the SPAKE2+ session over UDP
    and sends the token with the cloud's address; the device activates with the cloud and
    commits.
@@ -29,7 +29,7 @@ from twister_harness import DeviceAdapter, Shell
 
 logger = logging.getLogger(__name__)
 
-ANNOUNCE_LISTEN = "127.0.0.1:45542"  # CONFIG_ZPAIR_WIRED_ANNOUNCE_ADDR/PORT of prj.conf
+ANNOUNCE_LISTEN = "127.0.0.1:24542"  # CONFIG_ZPAIR_WIRED_ANNOUNCE_ADDR/PORT of prj.conf
 
 
 # The host side shared with the other pytest tests (tests/common/pytest/zpair_host.py).
@@ -60,7 +60,7 @@ def test_wired_pairing_and_activation(dut: DeviceAdapter, cloud):
     dut.clear_buffer()
     dut.write(f"zpair factory {factory_hex}\n".encode())
     dut.readlines_until(regex=r"factory data written: device " + device["device_id"], timeout=20)
-    dut.readlines_until(regex=r"wired: listening on UDP port 45541", timeout=20)
+    dut.readlines_until(regex=r"wired: listening on UDP port 24541", timeout=20)
 
     lines = shell.exec_command("zpair status")
     assert any("state: window_open" in l for l in lines), lines
